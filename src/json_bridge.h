@@ -1,0 +1,23 @@
+/* The JSON bridge: response bodies become nested Lua tables through a
+ * private lua-cjson instance, so the host's own cjson settings are never
+ * read or changed. */
+#ifndef ANTHROPIC_ENV_JSON_BRIDGE_H
+#define ANTHROPIC_ENV_JSON_BRIDGE_H
+
+#include <stddef.h>
+#include <lua.h>
+
+/* Deep enough for any API object, shallow enough that hostile input cannot
+ * exhaust the C stack. */
+#define JSON_MAX_DEPTH 128
+
+/* Pushes a configured cjson instance (a table of functions). Raises a Lua
+ * error if lua-cjson cannot be loaded. */
+void json_bridge_new_instance(lua_State *L);
+
+/* Decodes s with the instance's decode function at stack index decode_idx.
+ * Pushes the value and returns 1, or pushes an error message and returns 0.
+ * Never raises for bad input. */
+int json_bridge_decode(lua_State *L, int decode_idx, const char *s, size_t len);
+
+#endif
