@@ -1,0 +1,568 @@
+-- anthropic.environments: a Lua client for Anthropic's Environments API.
+--
+-- This file is the whole Lua API: argument checking, headers, retries and
+-- errors. The HTTP call and the JSON decoding happen in the C core
+-- (anthropic.environments.core, src/).
+local core = require "anthropic.environments.core"
+
+local type, pairs, ipairs, tostring, tonumber, error, select =
+      type, pairs, ipairs, tostring, tonumber, error, select
+local setmetatable, getmetatable = setmetatable, getmetatable
+local concat, format, floor, min = table.concat, string.format, math.floor, math.min
+
+local M = {
+  VERSION = "0.1.0",
+  API_VERSION = "2023-06-01",
+  BETA = "managed-agents-2026-04-01",
+  DEFAULT_BASE_URL = "https://api.anthropic.com",
+  DEFAULT_TIMEOUT = 600,           -- seconds, one attempt
+  DEFAULT_CONNECT_TIMEOUT = 5,     -- seconds
+  DEFAULT_MAX_RETRIES = 2,
+  DEFAULT_MAX_BODY = 16 * 1024 * 1024,
+  --- JSON null in decoded answers (the same value as cjson.null).
+  null = core.null,
+}
+local null = core.null
+
+local USER_AGENT = format("anthropic-environments-lua/%s (%s; libcurl/%s)", M.VERSION,
+  (type(jit) == "table" and jit.version) or _VERSION, core.curl_version)
+
+-- A raw body kept on an error (an HTML page from a proxy, say) is cut here.
+local ERROR_BODY_MAX = 4096
+
+---------------------------------------------------------------------------
+-- Argument checking: programmer mistakes raise, naming what was wrong.
+---------------------------------------------------------------------------
+
+local THIS_FILE = debug.getinfo(1, "S").source
+
+-- Raises at the caller's line: the first stack frame outside this file.
+local function argerror(where, message)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or info.source ~= THIS_FILE then break end
+    level = level + 1
+  end
+  error(format("anthropic.environments.%s: %s", where, message), level)
+end
+
+local function check_text(where, what, value)
+  if type(value) ~= "string" then
+    argerror(where, format("%s must be a string (got %s)", what, type(value)))
+  end
+  if value:find("[%z\r\n]") then
+    argerror(where, format("%s must not contain CR, LF or NUL", what))
+  end
+  return value
+end
+
+-- option name -> checker(where, name, value)
+local function of_type(expected)
+  return function(where, name, value)
+    if type(value) ~= expected then
+      argerror(where, format("option '%s' must be a %s (got %s)", name, expected, type(value)))
+    end
+  end
+end
+
+local function seconds(where, name, value)
+  if type(value) ~= "number" or not (value > 0) or value > 1e9 then
+    argerror(where, format("option '%s' must be a positive number of seconds", name))
+  end
+end
+
+local function count(where, name, value)
+  if type(value) ~= "number" or value < 0 or value ~= floor(value) or value > 100 then
+    argerror(where, format("option '%s' must be a whole number from 0 to 100", name))
+  end
+end
+
+local function text(where, name, value) check_text(where, format("option '%s'", name), value) end
+
+local function header_table(where, name, value)
+  if type(value) ~= "table" then
+    argerror(where, format("option '%s' must be a table of header names to values", name))
+  end
+  for k, v in pairs(value) do
+    if type(k) ~= "string" or not k:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
+      argerror(where, format("header name %s is not a valid HTTP header name", tostring(k)))
+    end
+    check_text(where, format("header '%s'", k), v)
+  end
+end
+
+local function beta_list(where, name, value)
+  if type(value) ~= "table" then
+    argerror(where, format("option '%s' must be an array of strings", name))
+  end
+  for i, beta in ipairs(value) do
+    check_text(where, format("%s[%d]", name, i), beta)
+    if beta == "" or beta:find("[,%s]") then
+      argerror(where, format("%s[%d] must be one beta name, without commas or spaces", name, i))
+    end
+  end
+  for k in pairs(value) do
+    if type(k) ~= "number" or k < 1 or k > #value or k ~= floor(k) then
+      argerror(where, format("option '%s' must be an array of strings", name))
+    end
+  end
+end
+
+local function non_negative(where, name, value)
+  if type(value) ~= "number" or not (value >= 0) then
+    argerror(where, format("option '%s' must be a non-negative number", name))
+  end
+end
+
+local CALL_OPTIONS = {
+  betas = beta_list,
+  workspace_id = text,
+  headers = header_table,
+  timeout = seconds,
+  max_retries = count,
+  sleep = of_type("function"),
+}
+
+local CLIENT_OPTIONS = {
+  api_key = text,
+  auth_token = text,
+  base_url = text,
+  connect_timeout = seconds,
+  stall_timeout = seconds,
+  max_body = non_negative,
+  proxy = text,
+  ca_file = text,
+  ca_path = text,
+  insecure_skip_tls_verify = of_type("boolean"),
+  logger = of_type("function"),
+}
+for name, check in pairs(CALL_OPTIONS) do CLIENT_OPTIONS[name] = check end
+
+local function check_options(where, opts, allowed)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    argerror(where, format("options must be a table (got %s)", type(opts)))
+  end
+  for name, value in pairs(opts) do
+    local check = allowed[name]
+    if not check then argerror(where, format("unknown option '%s'", tostring(name))) end
+    check(where, name, value)
+  end
+  return opts
+end
+
+local function check_id(where, id)
+  if type(id) ~= "string" then
+    argerror(where, format("id must be a string (got %s)", type(id)))
+  end
+  if id == "" then argerror(where, "id must not be empty") end
+  if id:find("%c") then argerror(where, "id must not contain control characters") end
+  if id == "." or id == ".." then argerror(where, format("id must not be '%s'", id)) end
+  return id
+end
+
+-- Everything but RFC 3986's unreserved characters is escaped, so an id can
+-- never add a path segment or a query.
+local function escape_segment(s)
+  return (s:gsub("[^%w%-._~]", function(c) return format("%%%02X", c:byte()) end))
+end
+
+---------------------------------------------------------------------------
+-- Errors: network, API and decode failures are returned as nil, err.
+---------------------------------------------------------------------------
+
+local Error = {}
+Error.__index = Error
+M.Error = Error
+
+function Error.__tostring(e)
+  local parts = { "anthropic.environments:", e.kind, "error" }
+  if e.status and e.status ~= 0 then parts[#parts + 1] = tostring(e.status) end
+  if e.type then parts[#parts + 1] = e.type end
+  if e.error_code then parts[#parts + 1] = "(" .. e.error_code .. ")" end
+  local s = concat(parts, " ")
+  if e.message then s = s .. ": " .. e.message end
+  if e.request_id then s = s .. " [request-id " .. e.request_id .. "]" end
+  if e.attempts and e.attempts > 1 then s = s .. format(" after %d attempts", e.attempts) end
+  return s
+end
+
+--- True if v is an error returned by this library.
+function M.is_error(v) return getmetatable(v) == Error end
+
+local function new_error(kind, fields)
+  fields.kind = kind
+  return setmetatable(fields, Error)
+end
+
+local function cap(body)
+  if #body > ERROR_BODY_MAX then return body:sub(1, ERROR_BODY_MAX) end
+  return body
+end
+
+local function string_field(t, key)
+  local v = type(t) == "table" and t[key] or nil
+  if type(v) == "string" then return v end
+  return nil
+end
+
+-- Turns one HTTP answer into the decoded value, or into an error.
+local function interpret(status, headers, body)
+  local request_id = headers["request-id"]
+  if status >= 200 and status < 300 then
+    local value, decode_err = core.decode(body)
+    if type(value) == "table" then return value end
+    return nil, new_error("decode", {
+      status = status, request_id = request_id, headers = headers, body = cap(body),
+      message = value == nil and ("invalid JSON in the answer: " .. tostring(decode_err))
+                or ("expected a JSON object, got " .. (value == null and "null" or type(value))),
+    })
+  end
+  local decoded = core.decode(body)
+  local api_error = type(decoded) == "table" and decoded.error
+  if type(api_error) == "table" then
+    return nil, new_error("api", {
+      status = status, headers = headers,
+      type = string_field(api_error, "type"),
+      message = string_field(api_error, "message"),
+      error_code = string_field(api_error.details, "error_code"),
+      request_id = request_id or string_field(decoded, "request_id"),
+    })
+  end
+  local content_type = headers["content-type"]
+  return nil, new_error("api", {
+    status = status, headers = headers, request_id = request_id, body = cap(body),
+    message = body == "" and format("HTTP %d with an empty body", status)
+              or format("HTTP %d with a body that is not the API's error JSON (%s)", status,
+                        content_type or "no content-type"),
+  })
+end
+
+---------------------------------------------------------------------------
+-- Retries, as the official SDKs do them.
+---------------------------------------------------------------------------
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6,
+                 Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+-- Days since 1970-01-01 of a proleptic Gregorian date.
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function http_date(s)   -- "Wed, 21 Oct 2015 07:28:00 GMT"
+  local d, mon, y, h, mi, sec = s:match("^%a+, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not MONTHS[mon] then return nil end
+  return days_from_civil(tonumber(y), MONTHS[mon], tonumber(d)) * 86400
+         + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+end
+
+local function should_retry(err)
+  local headers = err.headers
+  local verdict = headers and headers["x-should-retry"]
+  if verdict == "true" then return true end
+  if verdict == "false" then return false end
+  if err.kind == "connection" or err.kind == "timeout" then return true end
+  local status = err.status
+  return err.kind == "api" and (status == 408 or status == 409 or status == 429 or status >= 500)
+end
+
+-- Seconds to wait before retry n (0-based); jitter is a number in [0, 1).
+local function retry_delay(n, headers, jitter)
+  if headers then
+    local wait = tonumber(headers["retry-after-ms"])
+    if wait then wait = wait / 1000 end
+    local after = headers["retry-after"]
+    if not wait and after then
+      wait = tonumber(after)
+      if not wait then
+        local at = http_date(after)
+        if at then wait = at - os.time() end
+      end
+    end
+    if wait and wait > 0 and wait <= 60 then return wait end
+  end
+  return min(0.5 * 2 ^ n, 8) * (1 - 0.25 * jitter)
+end
+M._retry_delay = retry_delay   -- exposed for tests
+
+-- OpenResty phases in which ngx.sleep yields instead of blocking the worker.
+local NGX_SLEEP_PHASES = { rewrite = true, access = true, content = true, timer = true,
+                           ssl_cert = true, ssl_session_fetch = true }
+
+local function default_sleep(secs)
+  if ngx and ngx.sleep and ngx.get_phase then
+    local ok, phase = pcall(ngx.get_phase)
+    if ok and NGX_SLEEP_PHASES[phase] then return ngx.sleep(secs) end
+  end
+  return core.sleep(secs)
+end
+
+---------------------------------------------------------------------------
+-- The client.
+---------------------------------------------------------------------------
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+-- Per-client state that must not show up when a client is printed or
+-- inspected: the header lines carry the credentials.
+local private = setmetatable({}, { __mode = "k" })
+
+local function getenv(name)
+  local v = os.getenv(name)
+  if v == "" then return nil end
+  return v
+end
+
+-- Header sets are kept as { order = { lname... }, lines = { lname = "Name: value" } }.
+local function header_set() return { order = {}, lines = {} } end
+
+local function set_header(set, name, value)
+  local lname = name:lower()
+  if not set.lines[lname] then set.order[#set.order + 1] = lname end
+  set.lines[lname] = name .. ": " .. value
+end
+
+local function copy_set(set)
+  local c = header_set()
+  for i, lname in ipairs(set.order) do
+    c.order[i] = lname
+    c.lines[lname] = set.lines[lname]
+  end
+  return c
+end
+
+local function set_lines(set)
+  local out = {}
+  for i, lname in ipairs(set.order) do out[i] = set.lines[lname] end
+  return out
+end
+
+local function beta_header(user_betas)
+  local list = {}
+  for _, b in ipairs(user_betas or {}) do
+    if b ~= M.BETA then list[#list + 1] = b end
+  end
+  list[#list + 1] = M.BETA
+  return concat(list, ",")
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local function add_headers(set, headers)
+  for _, name in ipairs(sorted_keys(headers)) do set_header(set, name, headers[name]) end
+end
+
+--- environments.new(opts) -> client
+function M.new(opts)
+  opts = check_options("new", opts, CLIENT_OPTIONS)
+  local base_url = opts.base_url or getenv("ANTHROPIC_BASE_URL") or M.DEFAULT_BASE_URL
+  if not base_url:find("^[hH][tT][tT][pP][sS]?://[^/]") then
+    argerror("new", "base_url must be an http:// or https:// URL")
+  end
+  if base_url:find("[%s%z%c]") then argerror("new", "base_url must not contain spaces or control characters") end
+  base_url = base_url:gsub("/+$", "")
+
+  local api_key = opts.api_key or getenv("ANTHROPIC_API_KEY")
+  local auth_token = opts.auth_token or getenv("ANTHROPIC_AUTH_TOKEN")
+  if api_key then check_text("new", "ANTHROPIC_API_KEY", api_key) end
+  if auth_token then check_text("new", "ANTHROPIC_AUTH_TOKEN", auth_token) end
+
+  local logger = opts.logger
+  if not logger and getenv("ANTHROPIC_LOG") == "debug" then
+    logger = function(line) io.stderr:write(line, "\n") end
+  end
+
+  local self = setmetatable({
+    base_url = base_url,
+    timeout = opts.timeout or M.DEFAULT_TIMEOUT,
+    max_retries = opts.max_retries or M.DEFAULT_MAX_RETRIES,
+    sleep = opts.sleep or default_sleep,
+    logger = logger,
+  }, Client)
+
+  local defaults = header_set()
+  set_header(defaults, "accept", "application/json")
+  set_header(defaults, "anthropic-version", M.API_VERSION)
+  set_header(defaults, "user-agent", USER_AGENT)
+  if api_key then set_header(defaults, "x-api-key", api_key) end
+  if auth_token then set_header(defaults, "authorization", "Bearer " .. auth_token) end
+  if opts.workspace_id then set_header(defaults, "anthropic-workspace-id", opts.workspace_id) end
+  set_header(defaults, "anthropic-beta", beta_header(opts.betas))
+  if opts.headers then add_headers(defaults, opts.headers) end
+
+  private[self] = {
+    transport = core.new {
+      connect_timeout = opts.connect_timeout or M.DEFAULT_CONNECT_TIMEOUT,
+      stall_timeout = opts.stall_timeout,
+      max_body = opts.max_body or M.DEFAULT_MAX_BODY,
+      proxy = opts.proxy,
+      ca_file = opts.ca_file,
+      ca_path = opts.ca_path,
+      insecure_skip_tls_verify = opts.insecure_skip_tls_verify,
+    },
+    headers = defaults,
+    lines = set_lines(defaults),     -- the fast path: a call with no header options
+    client_betas = opts.betas,
+  }
+  return self
+end
+
+local function has_credentials(set)
+  return set.lines["x-api-key"] or set.lines["authorization"]
+end
+
+-- The header lines for one call: client defaults, then the call's options.
+local function call_header_lines(where, state, opts)
+  if not (opts.headers or opts.betas or opts.workspace_id) then
+    if not has_credentials(state.headers) then
+      argerror(where, "no credentials: set ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN, or pass api_key or auth_token")
+    end
+    return state.lines
+  end
+  local set = copy_set(state.headers)
+  if opts.workspace_id then set_header(set, "anthropic-workspace-id", opts.workspace_id) end
+  if opts.betas then
+    local betas = {}
+    for _, b in ipairs(state.client_betas or {}) do betas[#betas + 1] = b end
+    for _, b in ipairs(opts.betas) do betas[#betas + 1] = b end
+    set_header(set, "anthropic-beta", beta_header(betas))
+  end
+  if opts.headers then add_headers(set, opts.headers) end
+  if not has_credentials(set) then
+    argerror(where, "no credentials: set ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN, or pass api_key or auth_token")
+  end
+  return set_lines(set)
+end
+
+-- One API call with retries. Returns the decoded answer, or nil, err.
+function Client:_call(where, method, path, body, opts)
+  local state = private[self]
+  local lines = call_header_lines(where, state, opts)
+  local url = self.base_url .. path
+  local timeout = opts.timeout or self.timeout
+  local max_retries = opts.max_retries or self.max_retries
+  local sleep = opts.sleep or self.sleep
+  local transport = state.transport
+  local logger = self.logger
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local started = logger and core.now()
+    -- status, headers, body  or  nil, kind, message, status seen (0 if none)
+    local status, r2, r3, r4 = transport:request(method, url, lines, body, timeout)
+    local value, err
+    if status then
+      value, err = interpret(status, r2, r3)
+    else
+      err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
+    end
+    if logger then
+      logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms)",
+        method, url, status and tostring(status) or err.kind,
+        status and r2["request-id"] or "-", attempt, (core.now() - started) * 1000))
+    end
+    if value ~= nil then return value end
+    err.attempts = attempt
+    if attempt > max_retries or not should_retry(err) then return nil, err end
+    sleep(retry_delay(attempt - 1, err.headers, transport:random()))
+  end
+end
+
+local function check_client(where, self)
+  if getmetatable(self) ~= Client then
+    argerror(where, "expected a client: call it as client:" .. where .. "(...), with a colon")
+  end
+end
+
+--- client:archive(id [, opts]) -> environment  or  nil, err
+function Client:archive(id, opts)
+  check_client("archive", self)
+  check_id("archive", id)
+  opts = check_options("archive", opts, CALL_OPTIONS)
+  return self:_call("archive", "POST", "/v1/environments/" .. escape_segment(id) .. "/archive", nil, opts)
+end
+
+--- client:close(): releases the connection now rather than at collection.
+function Client:close()
+  local state = private[self]
+  if state then state.transport:close() end
+end
+
+---------------------------------------------------------------------------
+-- Module-level one-liners over a default client configured from the
+-- environment variables.
+---------------------------------------------------------------------------
+
+local default_client
+
+--- environments.default_client() -> the shared client the one-liners use.
+function M.default_client()
+  if not default_client then default_client = M.new() end
+  return default_client
+end
+
+function M.archive(id, opts)
+  check_id("archive", id)
+  return M.default_client():archive(id, opts)
+end
+
+---------------------------------------------------------------------------
+-- Helpers.
+---------------------------------------------------------------------------
+
+--- True if the environment has been archived.
+function M.is_archived(env)
+  if type(env) ~= "table" then argerror("is_archived", "expected an environment table") end
+  local at = env.archived_at
+  return at ~= nil and at ~= null
+end
+
+--- RFC 3339 timestamp -> seconds since the epoch (UTC), with fractions.
+-- Returns nil for null/absent values and nil, message for malformed ones.
+function M.parse_time(s)
+  if s == nil or s == null then return nil end
+  if type(s) ~= "string" then return nil, "expected an RFC 3339 string" end
+  local y, mo, d, h, mi, sec, frac, zone =
+    s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$")
+  if not y then return nil, "not an RFC 3339 timestamp: " .. s end
+  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 or frac == "." then
+    return nil, "not an RFC 3339 timestamp: " .. s
+  end
+  local offset
+  if zone == "Z" or zone == "z" then
+    offset = 0
+  else
+    local sign, oh, om = zone:match("^([+-])(%d%d):(%d%d)$")
+    if not sign then return nil, "not an RFC 3339 timestamp: " .. s end
+    offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "+" and 1 or -1)
+  end
+  local t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset
+  if frac ~= "" then t = t + tonumber("0" .. frac) end
+  return t
+end
+
+--- The time an environment was archived, in epoch seconds, or nil.
+function M.archived_time(env)
+  if not M.is_archived(env) then return nil end
+  return M.parse_time(env.archived_at)
+end
+
+M._escape_segment = escape_segment   -- exposed for tests
+
+return M
