@@ -1,0 +1,224 @@
+-- Starts and controls the fake Environments API (fake/server.lua) from the
+-- busted specs. Works under lua5.1-5.4 and luajit (uses luasocket + cjson).
+--
+--   local fake = require "spec.support.fake"
+--   local server = fake.start()          -- server.url = "http://127.0.0.1:<port>"
+--   server:script{ { status = 500 }, { fault = "close" } }
+--   ... server:requests() ... server:stop()
+--
+-- The server runs under $FAKE_LUA (default lua5.3) and watches our pid, so
+-- it exits by itself if this process dies without calling stop().
+
+local socket = require "socket"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local cjson = require "cjson"
+
+local M = {}
+
+local Server = {}
+Server.__index = Server
+
+local START_TIMEOUT = 5 -- seconds to wait for the "listening" line
+
+-- The repository root, from this file's own path (…/spec/support/fake.lua).
+local function repo_root()
+  local source = debug.getinfo(1, "S").source:gsub("^@", "")
+  local root = source:match("^(.*)spec[/\\]support[/\\]fake%.lua$")
+  if root == nil or root == "" then return "." end
+  return (root:gsub("[/\\]$", ""))
+end
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function own_pid()
+  return assert(read_file("/proc/self/stat")):match("^(%d+)")
+end
+
+local function alive(pid)
+  local st = (read_file("/proc/" .. pid .. "/stat") or ""):match("^%d+ %(.*%) (%a)")
+  return st ~= nil and st ~= "Z" and st ~= "X"
+end
+
+local function percent_encode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+M.shell_quote = shell_quote
+
+-- The command that runs this Lua (for specs that start child processes).
+function M.interpreter()
+  local i = -1
+  while arg and arg[i - 1] do i = i - 1 end
+  if arg and arg[i] then return arg[i] end
+  if type(jit) == "table" then return "luajit" end
+  return "lua" .. _VERSION:match("%d+%.%d+")
+end
+
+-- Starts a fresh server. Raises an error if it does not come up in time.
+function M.start()
+  local lua = os.getenv("FAKE_LUA") or "lua5.3"
+  local out = os.tmpname()
+  -- The server's stdout goes to a file we poll (so we can time out); its
+  -- stderr stays ours, so its error messages show up in the test output.
+  -- LD_PRELOAD is dropped: under `make sanitize` it loads ASan, which is
+  -- for our module, not for the fake's interpreter.
+  local cmd = string.format("env -u LD_PRELOAD %s %s --host 127.0.0.1 --port 0 --watch-pid %s > %s & echo $!",
+    lua, shell_quote(repo_root() .. "/fake/server.lua"), own_pid(), shell_quote(out))
+  local p = assert(io.popen(cmd, "r"))
+  local shell_pid = p:read("*l")
+  p:close()
+
+  local deadline = socket.gettime() + START_TIMEOUT
+  local host, port, pid
+  while true do
+    host, port, pid = (read_file(out) or ""):match("^listening (%S+) (%d+) (%d+)\n")
+    if host then break end
+    local died = shell_pid and not alive(shell_pid)
+    if died or socket.gettime() > deadline then
+      if shell_pid and not died then os.execute("kill " .. shell_pid .. " 2>/dev/null") end
+      os.remove(out)
+      error(string.format("fake server (%s) %s (command: %s)", lua,
+        died and "exited before listening; see its stderr above"
+          or "did not print 'listening' within " .. START_TIMEOUT .. " s", cmd), 2)
+    end
+    socket.sleep(0.02)
+  end
+  os.remove(out)
+  return setmetatable({ url = "http://" .. host .. ":" .. port, pid = pid }, Server)
+end
+
+-- One HTTP request to the server. `body` is a string or nil, `headers` a
+-- table of name -> value. Returns status, body, response headers (names
+-- lower-cased by luasocket); raises on connection errors.
+function Server:request(method, path, body, headers)
+  local h = {}
+  for k, v in pairs(headers or {}) do h[k] = v end
+  if body then h["content-length"] = tostring(#body) end
+  local chunks = {}
+  local ok, status, resp_headers = http.request {
+    url = self.url .. path,
+    method = method,
+    headers = h,
+    source = body and ltn12.source.string(body) or nil,
+    sink = ltn12.sink.table(chunks),
+  }
+  if not ok then error("request to fake server failed: " .. tostring(status), 2) end
+  return status, table.concat(chunks), resp_headers
+end
+
+-- Like request(), with the headers a well-behaved client sends to /v1.
+M.API_HEADERS = {
+  ["x-api-key"] = "sk-fake-test",
+  ["anthropic-version"] = "2023-06-01",
+  ["anthropic-beta"] = "managed-agents-2026-04-01",
+}
+
+function Server:api(method, path, body, headers)
+  local h = {}
+  for k, v in pairs(M.API_HEADERS) do h[k] = v end
+  for k, v in pairs(headers or {}) do h[k] = v end
+  if body ~= nil and type(body) ~= "string" then
+    body = cjson.encode(body)
+    h["content-type"] = h["content-type"] or "application/json"
+  end
+  return self:request(method, path, body, h)
+end
+
+-- Sends a control request and decodes its JSON answer.
+local function control(self, method, path, value, ok_statuses)
+  local body = value ~= nil and (type(value) == "string" and value or cjson.encode(value)) or nil
+  local status, text = self:request(method, path, body,
+    body and { ["content-type"] = "application/json" } or nil)
+  if not (ok_statuses or { [200] = true })[status] then
+    error(string.format("fake %s %s: %s %s", method, path, tostring(status), text), 3)
+  end
+  return cjson.decode(text), status
+end
+
+function Server:reset()
+  control(self, "POST", "/_fake/reset")
+end
+
+-- Every /v1 request since the last reset: {method, path, query, headers =
+-- {{name, value}, ...}, body, request_id, connection (the client's port)},
+-- plus header_map (name -> value,
+-- last one wins).
+function Server:requests()
+  local list = control(self, "GET", "/_fake/requests")
+  for _, r in ipairs(list) do
+    r.header_map = {}
+    for _, kv in ipairs(r.headers) do r.header_map[kv[1]] = kv[2] end
+  end
+  return list
+end
+
+-- Appends scripted responses (see fake/README.md). Note that an empty Lua
+-- table in a `json` item is sent as {}; use `body` for exact bytes.
+function Server:script(items)
+  return control(self, "POST", "/_fake/script", { responses = items })
+end
+
+-- How many scripted responses are still waiting.
+function Server:pending()
+  return control(self, "GET", "/_fake/script").pending
+end
+
+function Server:config(cfg)
+  control(self, "POST", "/_fake/config", cfg or {})
+end
+
+-- Encodes an environment table, writing the fields the API defines as arrays
+-- as [] even when they are empty Lua tables.
+local EMPTY = "\0fake-empty-array\0"
+local function encode_environment(env)
+  local function fix(t, key)
+    if type(t) == "table" and type(t[key]) == "table" and next(t[key]) == nil then
+      t[key] = EMPTY
+    end
+  end
+  local copy = cjson.decode(cjson.encode(env)) -- deep copy we may change
+  local config = copy.config
+  if type(config) == "table" then
+    if type(config.packages) == "table" then
+      for _, m in ipairs({ "apt", "cargo", "gem", "go", "npm", "pip" }) do fix(config.packages, m) end
+    end
+    fix(config.networking, "allowed_hosts")
+  end
+  return (cjson.encode(copy):gsub('"\\u0000fake%-empty%-array\\u0000"', "[]"))
+end
+
+-- Stores `env` (a full environment table; env.id required) in the fake.
+function Server:put_environment(env)
+  assert(type(env) == "table" and type(env.id) == "string", "environment needs an id")
+  return control(self, "PUT", "/_fake/environments/" .. percent_encode(env.id),
+    encode_environment(env))
+end
+
+-- The stored environment (decoded), or nil if there is none.
+function Server:get_environment(id)
+  local env, status = control(self, "GET", "/_fake/environments/" .. percent_encode(id), nil,
+    { [200] = true, [404] = true })
+  if status == 404 then return nil end
+  return env
+end
+
+function Server:stop()
+  if not self.pid then return end
+  os.execute("kill " .. self.pid .. " 2>/dev/null")
+  local deadline = socket.gettime() + 2
+  while alive(self.pid) and socket.gettime() < deadline do socket.sleep(0.01) end
+  self.pid = nil
+end
+
+return M
