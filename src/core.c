@@ -140,12 +140,12 @@ static transport_method_t check_method(lua_State *L, int idx) {
 
 /* Pushes the answer's headers as a table: lower-case names, repeated
  * headers joined with ", " as HTTP allows. */
-static void push_header_table(lua_State *L, const transport_t *t) {
+static void push_header_table(lua_State *L, const transfer_t *x) {
     size_t pos = 0, name_len, value_len, i;
     const char *name, *value;
     char lower[256];
     lua_newtable(L);
-    while (transport_next_header(t, &pos, &name, &name_len, &value, &value_len)) {
+    while (transfer_next_header(x, &pos, &name, &name_len, &value, &value_len)) {
         if (name_len >= sizeof lower) continue;
         for (i = 0; i < name_len; i++) lower[i] = (char)tolower((unsigned char)name[i]);
         lua_pushlstring(L, lower, name_len);
@@ -163,54 +163,47 @@ static void push_header_table(lua_State *L, const transport_t *t) {
     }
 }
 
-/* client:request(method, url, headers, body, timeout)
- *   headers: array of "Name: value" lines; body: string or nil;
- *   timeout: seconds for the whole attempt, or nil for none.
- * Returns status, headers, body  or  nil, kind, message  where kind is
- * "connection", "timeout" or "decode" (a body over the size limit). */
-static int client_request(lua_State *L) {
-    client_t *c = check_open_client(L);
-    transport_request_t req;
-    const char *stack_headers[MAX_STACK_HEADERS];
-    char message[CURL_ERROR_SIZE + 128];
-    transport_status_t rc;
-    long status;
+/* Reads client:request's arguments (method, url, headers, body, timeout at
+ * stack indexes first..first+4) into req. The header strings stay anchored
+ * by the headers table, which must stay on the stack while req is used. */
+static void check_request(lua_State *L, int first, transport_request_t *req,
+                          const char **stack_headers) {
     size_t i, n;
-
-    memset(&req, 0, sizeof req);
-    req.method = check_method(L, 2);
-    req.url = luaL_checkstring(L, 3);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 5)) req.body = luaL_checklstring(L, 5, &req.body_len);
-    if (!lua_isnoneornil(L, 6)) {
-        lua_Number timeout = luaL_checknumber(L, 6);
-        if (!(timeout >= 0) || timeout > 1e9) return luaL_error(L, "core: timeout out of range");
-        req.timeout_ms = (long)ceil(timeout * 1000.0);
+    memset(req, 0, sizeof *req);
+    req->method = check_method(L, first);
+    req->url = luaL_checkstring(L, first + 1);
+    luaL_checktype(L, first + 2, LUA_TTABLE);
+    if (!lua_isnoneornil(L, first + 3)) req->body = luaL_checklstring(L, first + 3, &req->body_len);
+    if (!lua_isnoneornil(L, first + 4)) {
+        lua_Number timeout = luaL_checknumber(L, first + 4);
+        if (!(timeout >= 0) || timeout > 1e9) luaL_error(L, "core: timeout out of range");
+        req->timeout_ms = (long)ceil(timeout * 1000.0);
     }
-    lua_settop(L, 6);
-
-    n = lua_rawlen(L, 4);
-    req.headers = stack_headers;
-    if (n > MAX_STACK_HEADERS) req.headers = lua_newuserdata(L, n * sizeof(char *));
+    n = lua_rawlen(L, first + 2);
+    req->headers = stack_headers;
+    if (n > MAX_STACK_HEADERS) req->headers = lua_newuserdata(L, n * sizeof(char *));
     for (i = 0; i < n; i++) {
-        lua_rawgeti(L, 4, (int)i + 1);
-        if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "core: header %d is not a string", (int)i + 1);
-        ((const char **)req.headers)[i] = lua_tostring(L, -1);   /* anchored by the table */
+        lua_rawgeti(L, first + 2, (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "core: header %d is not a string", (int)i + 1);
+        ((const char **)req->headers)[i] = lua_tostring(L, -1);
         lua_pop(L, 1);
     }
-    req.n_headers = n;
+    req->n_headers = n;
+}
 
-    /* No Lua call and no Lua error from here until perform returns. */
-    rc = transport_perform(&c->transport, &req, &status, message, sizeof message);
-
-    switch (rc) {
+/* Pushes the outcome of a done transfer:
+ *   status, headers, body            on an answer (any HTTP status)
+ *   nil, kind, message, status-seen  on a failure, kind being "connection",
+ *                                    "timeout" or "decode" (body too large) */
+static int push_outcome(lua_State *L, const transfer_t *x) {
+    char message[CURL_ERROR_SIZE + 128];
+    long status;
+    switch (transfer_outcome(x, &status, message, sizeof message)) {
     case TRANSPORT_OK:
         lua_pushinteger(L, (lua_Integer)status);
-        push_header_table(L, &c->transport);
-        lua_pushlstring(L, c->transport.body.data ? c->transport.body.data : "", c->transport.body.len);
+        push_header_table(L, x);
+        lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
         return 3;
-    case TRANSPORT_USAGE:
-        return luaL_error(L, "anthropic.environments: %s", message);
     case TRANSPORT_TIMEOUT:
         lua_pushnil(L);
         lua_pushliteral(L, "timeout");
@@ -225,8 +218,37 @@ static int client_request(lua_State *L) {
         break;
     }
     lua_pushstring(L, message);
-    lua_pushinteger(L, (lua_Integer)status);   /* a status seen before the failure, or 0 */
+    lua_pushinteger(L, (lua_Integer)status);
     return 4;
+}
+
+/* client:request(method, url, headers, body, timeout): one blocking
+ *   attempt. headers: array of "Name: value" lines; body: string or nil;
+ *   timeout: seconds for the whole attempt, or nil for none.
+ * Returns what push_outcome pushes. */
+static int client_request(lua_State *L) {
+    client_t *c = check_open_client(L);
+    transport_request_t req;
+    const char *stack_headers[MAX_STACK_HEADERS];
+    char message[CURL_ERROR_SIZE + 128];
+    transfer_t x;
+    int n;
+
+    check_request(L, 2, &req, stack_headers);
+    memset(&x, 0, sizeof x);
+    /* No Lua call and no Lua error from here until the transfer is done:
+     * x lives on this C stack frame. */
+    if (transfer_start(&c->transport, &x, &req, message, sizeof message) != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "connection");
+        lua_pushstring(L, message);
+        lua_pushinteger(L, 0);
+        return 4;
+    }
+    while (x.state != TRANSFER_DONE) transport_drive(&c->transport, 1000);
+    n = push_outcome(L, &x);
+    transfer_release(&x);
+    return n;
 }
 
 /* core.decode(s) -> value  or  nil, message */

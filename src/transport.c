@@ -1,4 +1,4 @@
-/* The HTTP transport over libcurl's easy interface. See transport.h. */
+/* The HTTP transport over libcurl's multi interface. See transport.h. */
 #include "transport.h"
 
 #include <pthread.h>
@@ -7,9 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* A response body that grew past this is not kept between calls: one large
- * answer should not pin its memory for the life of the client. */
-#define KEEP_BUFFER_MAX (1024 * 1024)
 /* libcurl caps single header lines itself; this bounds the whole block. */
 #define HEADER_BLOCK_MAX (1024 * 1024)
 
@@ -49,92 +46,105 @@ static void buffer_free(buffer_t *b) {
     b->len = b->cap = 0;
 }
 
-static void buffer_reset(buffer_t *b) {
-    if (b->cap > KEEP_BUFFER_MAX) buffer_free(b);
-    b->len = 0;
+static char *copy_string(const char *s) {
+    char *c;
+    if (s == NULL) return NULL;
+    c = malloc(strlen(s) + 1);
+    if (c != NULL) strcpy(c, s);
+    return c;
 }
 
-/* libcurl callbacks: they only record; the caller reports after
- * curl_easy_perform has returned. Returning a short count aborts the
- * transfer (CURLE_WRITE_ERROR). */
+/* libcurl callbacks: they only record. Returning a short count aborts the
+ * transfer (CURLE_WRITE_ERROR); the flags say why. */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    transport_t *t = userdata;
+    transfer_t *x = userdata;
     size_t n = size * nmemb;
-    if (n > t->max_body - t->body.len) {
-        t->body_too_large = 1;
+    if (n > x->max_body - x->body.len) {
+        x->body_too_large = 1;
         return 0;
     }
-    if (buffer_append(&t->body, ptr, n) != 0) {
-        t->out_of_memory = 1;
+    if (buffer_append(&x->body, ptr, n) != 0) {
+        x->out_of_memory = 1;
         return 0;
     }
     return n;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    transport_t *t = userdata;
+    transfer_t *x = userdata;
     size_t n = size * nmemb;
-    /* A new status line starts a new response (after 100 Continue or a
+    /* A new status line starts a new answer (after 100 Continue or a
      * proxy's CONNECT answer): only the final one's headers matter. */
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
-        t->header_block.len = 0;
+        x->header_block.len = 0;
         return n;
     }
-    if (n > HEADER_BLOCK_MAX - t->header_block.len) return n;   /* drop the excess */
-    if (buffer_append(&t->header_block, ptr, n) != 0) {
-        t->out_of_memory = 1;
+    if (n > HEADER_BLOCK_MAX - x->header_block.len) return n;   /* drop the excess */
+    if (buffer_append(&x->header_block, ptr, n) != 0) {
+        x->out_of_memory = 1;
         return 0;
     }
     return n;
 }
 
 int transport_open(transport_t *t, const transport_config_t *config) {
-    CURL *e;
     memset(t, 0, sizeof *t);
     if (transport_global_init() != 0) return -1;
-    e = curl_easy_init();
-    if (e == NULL) return -1;
-    t->easy = e;
-    t->max_body = config->max_body;
-
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);   /* never raise SIGALRM in the host */
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)config->max_body);
-    if (config->connect_timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, config->connect_timeout_ms);
-    if (config->stall_timeout_s > 0) {
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, config->stall_timeout_s);
+    t->config = *config;
+    t->config.proxy = copy_string(config->proxy);
+    t->config.ca_file = copy_string(config->ca_file);
+    t->config.ca_path = copy_string(config->ca_path);
+    t->multi = curl_multi_init();
+    t->share = curl_share_init();
+    if (t->multi == NULL || t->share == NULL ||
+        (config->proxy && !t->config.proxy) || (config->ca_file && !t->config.ca_file) ||
+        (config->ca_path && !t->config.ca_path)) {
+        transport_close(t);
+        return -1;
     }
-    if (config->proxy != NULL) curl_easy_setopt(e, CURLOPT_PROXY, config->proxy);
-    if (config->ca_file != NULL) curl_easy_setopt(e, CURLOPT_CAINFO, config->ca_file);
-    if (config->ca_path != NULL) curl_easy_setopt(e, CURLOPT_CAPATH, config->ca_path);
-    if (config->insecure_skip_tls_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    /* A client lives in one Lua state, hence one thread: no share locks. */
+    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     return 0;
 }
 
-void transport_close(transport_t *t) {
-    if (t->easy != NULL) {
-        curl_easy_cleanup(t->easy);
-        t->easy = NULL;
+/* Ends a running transfer's easy handle and unlinks it. */
+static void detach(transfer_t *x) {
+    transport_t *t = x->owner;
+    if (t != NULL) {
+        curl_multi_remove_handle(t->multi, x->easy);
+        if (x->prev) x->prev->next = x->next;
+        else t->running = x->next;
+        if (x->next) x->next->prev = x->prev;
+        t->n_running--;
+        x->owner = NULL;
+        x->prev = x->next = NULL;
     }
-    buffer_free(&t->body);
-    buffer_free(&t->header_block);
+    if (x->easy != NULL) {
+        curl_easy_cleanup(x->easy);
+        x->easy = NULL;
+    }
+    curl_slist_free_all(x->header_list);
+    x->header_list = NULL;
+}
+
+void transport_close(transport_t *t) {
+    while (t->running != NULL) {
+        transfer_t *x = t->running;
+        detach(x);
+        x->state = TRANSFER_DONE;
+        x->result = CURLE_ABORTED_BY_CALLBACK;
+        snprintf(x->errbuf, sizeof x->errbuf, "the client was closed");
+    }
+    if (t->multi != NULL) curl_multi_cleanup(t->multi);
+    if (t->share != NULL) curl_share_cleanup(t->share);
+    t->multi = NULL;
+    t->share = NULL;
+    free((char *)t->config.proxy);
+    free((char *)t->config.ca_file);
+    free((char *)t->config.ca_path);
+    t->config.proxy = t->config.ca_file = t->config.ca_path = NULL;
 }
 
 /* Header lines for one request: the caller's, plus lines that stop libcurl
@@ -146,14 +156,13 @@ static struct curl_slist *build_header_list(const transport_request_t *req, int 
     *failed = 0;
     for (i = 0; i < req->n_headers; i++) {
         if (strncasecmp(req->headers[i], "content-type:", 13) == 0) has_content_type = 1;
-        next = curl_slist_append(list, req->headers[i]);
-        if (next == NULL) goto fail;
+        if ((next = curl_slist_append(list, req->headers[i])) == NULL) goto fail;
         list = next;
     }
     /* No "Expect: 100-continue" round trip for our small bodies. */
     if ((next = curl_slist_append(list, "Expect:")) == NULL) goto fail;
     list = next;
-    /* A POST without a body of ours must not claim to be a form. */
+    /* A POST without a body type of ours must not claim to be a form. */
     if (req->method == METHOD_POST && !has_content_type) {
         if ((next = curl_slist_append(list, "Content-Type:")) == NULL) goto fail;
         list = next;
@@ -165,102 +174,181 @@ fail:
     return NULL;
 }
 
-transport_status_t transport_perform(transport_t *t, const transport_request_t *req,
-                                     long *status, char *message, size_t message_size) {
-    CURL *e = t->easy;
-    struct curl_slist *header_list;
-    CURLcode rc;
+void transfer_release(transfer_t *x) {
+    detach(x);
+    buffer_free(&x->body);
+    buffer_free(&x->header_block);
+    x->state = TRANSFER_IDLE;
+}
+
+int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req,
+                   char *message, size_t message_size) {
+    const transport_config_t *c = &t->config;
+    CURL *e;
     int failed;
 
-    *status = 0;
-    message[0] = '\0';
-    buffer_reset(&t->body);
-    buffer_reset(&t->header_block);
-    t->body_too_large = t->out_of_memory = 0;
-    t->errbuf[0] = '\0';
+    transfer_release(x);
+    x->result = CURLE_OK;
+    x->status = 0;
+    x->max_body = c->max_body;
+    x->body_too_large = x->out_of_memory = 0;
+    x->errbuf[0] = '\0';
 
-    header_list = build_header_list(req, &failed);
-    if (failed) {
-        snprintf(message, message_size, "out of memory building request headers");
-        return TRANSPORT_NO_MEMORY;
+    /* A fresh easy handle per transfer: the multi handle's cache keeps the
+     * connections, and no state leaks from one answer into the next (libcurl
+     * 7.88 reads freed memory when an answer starts with a folded header
+     * line on a reused easy handle). */
+    x->header_list = build_header_list(req, &failed);
+    e = failed ? NULL : curl_easy_init();
+    if (e == NULL) {
+        transfer_release(x);
+        snprintf(message, message_size, "out of memory starting a request");
+        return -1;
+    }
+    x->easy = e;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+    curl_easy_setopt(e, CURLOPT_SHARE, t->share);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);   /* never raise SIGALRM in the host */
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);   /* prefer multiplexing over a new connection */
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
+    if (c->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    if (c->stall_timeout_s > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+    }
+    if (c->proxy != NULL) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
+    if (c->ca_file != NULL) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->ca_path != NULL) curl_easy_setopt(e, CURLOPT_CAPATH, c->ca_path);
+    if (c->insecure_skip_tls_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
 
     curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, header_list);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->header_list);
+    if (req->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     switch (req->method) {
     case METHOD_POST:
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        if (req->body != NULL) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body);   /* the Lua string may go */
+        } else {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        }
         break;
     case METHOD_DELETE:
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
         break;
     default:
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
         break;
     }
 
-    rc = curl_easy_perform(e);
-
-    /* The list and the body belong to this call only. */
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (char *)NULL);
-    curl_slist_free_all(header_list);
-
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-        return TRANSPORT_OK;
+    if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+        transfer_release(x);
+        snprintf(message, message_size, "could not start the request");
+        return -1;
     }
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-    if (t->body_too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    x->owner = t;
+    x->prev = NULL;
+    x->next = t->running;
+    if (t->running) t->running->prev = x;
+    t->running = x;
+    t->n_running++;
+    x->state = TRANSFER_RUNNING;
+    return 0;
+}
+
+/* Moves the transfers libcurl has finished to TRANSFER_DONE. */
+static void collect_finished(transport_t *t) {
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(t->multi, &left)) != NULL) {
+        transfer_t *x = NULL;
+        if (msg->msg != CURLMSG_DONE) continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x == NULL) continue;
+        x->result = msg->data.result;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+        detach(x);   /* msg is invalid from here on */
+        x->state = TRANSFER_DONE;
+    }
+}
+
+void transport_drive(transport_t *t, long wait_ms) {
+    int still_running = 0;
+    if (t->multi == NULL) return;
+    curl_multi_perform(t->multi, &still_running);
+    collect_finished(t);
+    if (wait_ms > 0 && t->n_running > 0) {
+        curl_multi_poll(t->multi, NULL, 0, (int)wait_ms, NULL);
+        curl_multi_perform(t->multi, &still_running);
+        collect_finished(t);
+    }
+}
+
+long transport_timeout_ms(transport_t *t) {
+    long ms = -1;
+    if (t->multi != NULL) curl_multi_timeout(t->multi, &ms);
+    return ms;
+}
+
+transport_status_t transfer_outcome(const transfer_t *x, long *status,
+                                    char *message, size_t message_size) {
+    size_t n;
+    *status = x->status;
+    message[0] = '\0';
+    if (x->result == CURLE_OK) return TRANSPORT_OK;
+    if (x->body_too_large || x->result == CURLE_FILESIZE_EXCEEDED) {
         snprintf(message, message_size, "response body larger than the limit of %lu bytes",
-                 (unsigned long)t->max_body);
+                 (unsigned long)x->max_body);
         return TRANSPORT_TOO_LARGE;
     }
-    if (t->out_of_memory || rc == CURLE_OUT_OF_MEMORY) {
+    if (x->out_of_memory || x->result == CURLE_OUT_OF_MEMORY) {
         snprintf(message, message_size, "out of memory reading the response");
         return TRANSPORT_NO_MEMORY;
     }
     /* libcurl's own detail when it gave one, else the code's description. */
-    snprintf(message, message_size, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-    /* errbuf ends with a newline on some libcurl versions. */
-    {
-        size_t n = strlen(message);
-        while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r')) message[--n] = '\0';
-    }
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return TRANSPORT_TIMEOUT;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return TRANSPORT_USAGE;
-    default:
-        return TRANSPORT_CONNECTION;
-    }
+    snprintf(message, message_size, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+    n = strlen(message);
+    while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r')) message[--n] = '\0';
+    /* Whatever the server sent is never a usage error: libcurl also says
+     * "unsupported protocol" for an answer with an unknown HTTP version. */
+    return x->result == CURLE_OPERATION_TIMEDOUT ? TRANSPORT_TIMEOUT : TRANSPORT_CONNECTION;
 }
 
 static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-int transport_next_header(const transport_t *t, size_t *pos,
-                          const char **name, size_t *name_len,
-                          const char **value, size_t *value_len) {
-    const char *block = t->header_block.data;
-    size_t len = t->header_block.len;
+int transfer_next_header(const transfer_t *x, size_t *pos,
+                         const char **name, size_t *name_len,
+                         const char **value, size_t *value_len) {
+    const char *block = x->header_block.data;
+    size_t len = x->header_block.len;
     while (*pos < len) {
         const char *line = block + *pos;
         const char *end = memchr(line, '\n', len - *pos);
         const char *colon, *v, *ve;
         size_t line_len = end ? (size_t)(end - line) + 1 : len - *pos;
         *pos += line_len;
+        if (is_space(line[0])) continue;                /* blank or folded line */
         colon = memchr(line, ':', line_len);
-        if (colon == NULL || colon == line) continue;   /* blank or malformed line */
+        if (colon == NULL || colon == line) continue;   /* malformed line */
         v = colon + 1;
         ve = line + line_len;
         while (v < ve && is_space(*v)) v++;

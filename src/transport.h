@@ -1,6 +1,13 @@
-/* The HTTP transport: one libcurl easy handle per client, kept between calls
- * so its connection (and TLS session) is reused. Pure C: nothing here touches
- * a lua_State, so no Lua error can ever unwind through libcurl's frames. */
+/* The HTTP transport over libcurl's multi interface.
+ *
+ * A transport (one per client) owns a multi handle, whose connection cache
+ * keeps connections alive between calls, and a share handle for DNS and TLS
+ * sessions. Each request is a transfer with its own fresh easy handle and
+ * buffers, so any number can be in flight at once; a blocking call is a
+ * transfer driven to its end.
+ *
+ * Pure C: nothing here touches a lua_State, so no Lua error can unwind
+ * through libcurl's frames, and callbacks only record what happened. */
 #ifndef ANTHROPIC_ENV_TRANSPORT_H
 #define ANTHROPIC_ENV_TRANSPORT_H
 
@@ -12,7 +19,7 @@ typedef struct {
     size_t len, cap;
 } buffer_t;
 
-/* Fixed for the life of a client. */
+/* Fixed for the life of a transport. Strings are copied. */
 typedef struct {
     long connect_timeout_ms;      /* 0: libcurl's default */
     long stall_timeout_s;         /* abort when no byte arrives for this long; 0: off */
@@ -29,7 +36,7 @@ typedef struct {
     const char *url;
     const char *const *headers;   /* "Name: value" lines */
     size_t n_headers;
-    const char *body;             /* NULL: no body */
+    const char *body;             /* NULL: no body; copied */
     size_t body_len;
     long timeout_ms;              /* whole attempt; 0: none */
 } transport_request_t;
@@ -39,36 +46,73 @@ typedef enum {
     TRANSPORT_CONNECTION,         /* refused, reset, DNS, TLS, truncated... */
     TRANSPORT_TIMEOUT,            /* timeout, connect timeout, stall */
     TRANSPORT_TOO_LARGE,          /* body over max_body */
-    TRANSPORT_NO_MEMORY,
-    TRANSPORT_USAGE               /* bad configuration (e.g. a malformed URL) */
+    TRANSPORT_NO_MEMORY
 } transport_status_t;
 
-typedef struct {
+typedef struct transport transport_t;
+typedef struct transfer transfer_t;
+
+typedef enum { TRANSFER_IDLE, TRANSFER_RUNNING, TRANSFER_DONE } transfer_state_t;
+
+struct transfer {
+    transport_t *owner;           /* while running */
+    transfer_t *prev, *next;      /* the owner's list of running transfers */
     CURL *easy;
+    struct curl_slist *header_list;
+    transfer_state_t state;
+    CURLcode result;
+    long status;
     size_t max_body;
     int body_too_large, out_of_memory;
-    buffer_t body;                /* body of the last response */
-    buffer_t header_block;        /* header lines of the last (final) response */
+    buffer_t body;                /* the answer's body */
+    buffer_t header_block;        /* header lines of the final answer */
     char errbuf[CURL_ERROR_SIZE];
-} transport_t;
+};
+
+struct transport {
+    CURLM *multi;
+    CURLSH *share;
+    transfer_t *running;          /* head of the list */
+    int n_running;
+    transport_config_t config;    /* with owned copies of the strings */
+};
 
 /* curl_global_init exactly once per process, thread-safe. 0 on success. */
 int transport_global_init(void);
 
-/* 0 on success; on failure *t is left closed and may be closed again. */
+/* 0 on success; on failure the transport is closed. */
 int transport_open(transport_t *t, const transport_config_t *config);
-void transport_close(transport_t *t);   /* idempotent */
+/* Aborts running transfers (they end as TRANSFER_DONE with a connection
+ * error) and releases everything. Idempotent. */
+void transport_close(transport_t *t);
 
-/* Performs one request. On TRANSPORT_OK, *status is the HTTP status and
- * t->body / t->header_block hold the answer. Otherwise `message` (size
- * CURL_ERROR_SIZE + 64) says what went wrong. */
-transport_status_t transport_perform(transport_t *t, const transport_request_t *req,
-                                     long *status, char *message, size_t message_size);
+/* Starts a transfer (which must be idle or done). 0 on success; -1 when out
+ * of memory, with message set. */
+int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req,
+                   char *message, size_t message_size);
 
-/* Iterates over the header lines of the last answer: returns 1 and sets
+/* Does whatever work is ready, waiting at most wait_ms for some (0: never
+ * blocks). Running transfers that end become TRANSFER_DONE. */
+void transport_drive(transport_t *t, long wait_ms);
+
+/* The milliseconds libcurl wants to wait before it has work (-1: none
+ * scheduled), and the sockets it waits on, for an external event loop. */
+long transport_timeout_ms(transport_t *t);
+
+/* Stops a running transfer (it becomes idle) and frees its resources; for
+ * a done transfer, frees them. Safe to call in any state. */
+void transfer_release(transfer_t *x);
+
+/* The outcome of a done transfer. On TRANSPORT_OK, *status is the HTTP
+ * status and x->body / x->header_block hold the answer; otherwise message
+ * says what went wrong and *status is any status seen before the failure. */
+transport_status_t transfer_outcome(const transfer_t *x, long *status,
+                                    char *message, size_t message_size);
+
+/* Iterates over the header lines of the answer: returns 1 and sets
  * name/value (not NUL-terminated) for each, 0 at the end. *pos starts at 0. */
-int transport_next_header(const transport_t *t, size_t *pos,
-                          const char **name, size_t *name_len,
-                          const char **value, size_t *value_len);
+int transfer_next_header(const transfer_t *x, size_t *pos,
+                         const char **name, size_t *name_len,
+                         const char **value, size_t *value_len);
 
 #endif
