@@ -212,11 +212,13 @@ local function interpret(status, headers, body)
   local request_id = headers["request-id"]
   if status >= 200 and status < 300 then
     local value, decode_err = core.decode(body)
-    if type(value) == "table" then return value end
+    -- Debian's lua-cjson gives arrays and objects alike as plain tables.
+    if type(value) == "table" and body:find("^%s*{") then return value end
+    local got = value == null and "null" or (type(value) == "table" and "an array") or type(value)
     return nil, new_error("decode", {
       status = status, request_id = request_id, headers = headers, body = cap(body),
       message = value == nil and ("invalid JSON in the answer: " .. tostring(decode_err))
-                or ("expected a JSON object, got " .. (value == null and "null" or type(value))),
+                or ("expected a JSON object, got " .. got),
     })
   end
   local decoded = core.decode(body)
