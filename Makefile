@@ -18,7 +18,11 @@ CORES  := $(foreach v,$(LUA_VERSIONS),$(call CORE,$(v)))
 
 export FAKE_LUA
 
-.PHONY: all deps demo test help clean
+FUZZ_SECONDS ?= 60
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+BUSTED_54  := lua5.4 /usr/bin/busted --output=utfTerminal
+
+.PHONY: all deps demo test sanitize valgrind fuzz help clean
 
 all: $(CORES)
 
@@ -29,6 +33,18 @@ build/%/anthropic/environments/core.so: $(SRC) $(HDR)
 	  $(shell pkg-config --cflags $(call lua_pc,$*)) $(CURL_CFLAGS) \
 	  -o $@ $(SRC) $(CURL_LIBS) -pthread
 
+# The core built with AddressSanitizer and UBSan, for `make sanitize`.
+build/asan/anthropic/environments/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) -fPIC -shared $(shell pkg-config --cflags lua5.4) \
+	  $(CURL_CFLAGS) -o $@ $(SRC) $(CURL_LIBS) -pthread
+
+build/fuzz/fuzz_response: fuzz/fuzz_response.c $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
+	  $(shell pkg-config --cflags lua5.4) $(CURL_CFLAGS) -o $@ fuzz/fuzz_response.c $(SRC) \
+	  -llua5.4 $(CURL_LIBS) -pthread
+
 deps:
 	@scripts/install-deps
 
@@ -36,16 +52,41 @@ deps:
 # the environment; ANTHROPIC_BASE_URL may point elsewhere), otherwise on the
 # bundled fake API.
 demo: deps
-	@$(MAKE) --no-print-directory $(call CORE,$(patsubst lua%,%,$(DEMO_LUA:luajit=jit)))
+	@$(MAKE) -s --no-print-directory $(call CORE,$(patsubst lua%,%,$(DEMO_LUA:luajit=jit)))
 	@scripts/demo $(DEMO_LUA)
 
 test: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-tests $(LUA_VERSIONS)
 
+# The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
+# report aborts the run. The interpreter is not instrumented, so the ASan
+# runtime is preloaded; leaks are checked by valgrind instead, as the
+# interpreter's own allocations would drown LeakSanitizer's report.
+sanitize: deps build/asan/anthropic/environments/core.so
+	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(BUSTED_54) --cpath="build/asan/?.so"
+
+# The whole busted suite on Lua 5.4 under memcheck: no errors, nothing
+# definitely lost.
+valgrind: deps $(call CORE,5.4)
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  --trace-children=no $(BUSTED_54) --cpath="build/5.4/?.so"
+
+# Coverage-guided fuzzing of the response path for FUZZ_SECONDS: the seed
+# corpus (fuzz/corpus, where crashes found become regression inputs) first.
+fuzz: deps build/fuzz/fuzz_response
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_response -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	  -print_final_stats=1 build/fuzz/corpus fuzz/corpus
+
 help:
 	@echo "make demo   archive an environment (fake API unless ANTHROPIC_API_KEY is set)"
 	@echo "make test   busted on Lua $(LUA_VERSIONS), plus a valgrind leak check"
+	@echo "make sanitize   busted (Lua 5.4) with the core under ASan + UBSan"
+	@echo "make valgrind   busted (Lua 5.4) under valgrind memcheck"
+	@echo "make fuzz       libFuzzer over the response path for FUZZ_SECONDS (60)"
 	@echo "make all    build the C core for each Lua version into build/"
 	@echo "make clean  remove build/"
 
