@@ -69,7 +69,7 @@ static int core_new(lua_State *L) {
     lua_settop(L, 1);
 
     config.connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 0);
-    config.stall_timeout_s = (opt_ms(L, 1, "stall_timeout", 0) + 999) / 1000;
+    config.stall_timeout_ms = opt_ms(L, 1, "stall_timeout", 0);
     lua_getfield(L, 1, "max_body");
     max_body = lua_isnil(L, -1) ? 16.0 * 1024 * 1024 : lua_tonumber(L, -1);
     lua_pop(L, 1);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* libcurl caps single header lines itself; this bounds the whole block. */
 #define HEADER_BLOCK_MAX (1024 * 1024)
@@ -54,6 +55,34 @@ static char *copy_string(const char *s) {
     return c;
 }
 
+static double monotonic_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Stall detection: libcurl calls this about once a second and whenever
+ * bytes move. Its own LOW_SPEED check averages over several seconds, so a
+ * few early bytes would hide a stall for that long. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow) {
+    transfer_t *x = userdata;
+    double now = monotonic_now();
+    (void)dltotal;
+    (void)ultotal;
+    if (dlnow != x->last_down || ulnow != x->last_up) {
+        x->last_down = dlnow;
+        x->last_up = ulnow;
+        x->last_progress = now;
+        return 0;
+    }
+    if ((now - x->last_progress) * 1000.0 >= (double)x->stall_timeout_ms) {
+        x->stalled = 1;
+        return 1;   /* aborts with CURLE_ABORTED_BY_CALLBACK */
+    }
+    return 0;
+}
+
 /* libcurl callbacks: they only record. Returning a short count aborts the
  * transfer (CURLE_WRITE_ERROR); the flags say why. */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -79,6 +108,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
         x->header_block.len = 0;
         return n;
     }
+    x->last_progress = monotonic_now();
     if (n > HEADER_BLOCK_MAX - x->header_block.len) return n;   /* drop the excess */
     if (buffer_append(&x->header_block, ptr, n) != 0) {
         x->out_of_memory = 1;
@@ -191,7 +221,10 @@ int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req
     x->result = CURLE_OK;
     x->status = 0;
     x->max_body = c->max_body;
-    x->body_too_large = x->out_of_memory = 0;
+    x->body_too_large = x->out_of_memory = x->stalled = 0;
+    x->stall_timeout_ms = c->stall_timeout_ms;
+    x->last_progress = monotonic_now();
+    x->last_down = x->last_up = 0;
     x->errbuf[0] = '\0';
 
     /* A fresh easy handle per transfer: the multi handle's cache keeps the
@@ -225,9 +258,10 @@ int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
     if (c->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    if (c->stall_timeout_s > 0) {
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+    if (c->stall_timeout_ms > 0) {
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     }
     if (c->proxy != NULL) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
     if (c->ca_file != NULL) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
@@ -317,6 +351,10 @@ transport_status_t transfer_outcome(const transfer_t *x, long *status,
         snprintf(message, message_size, "response body larger than the limit of %lu bytes",
                  (unsigned long)x->max_body);
         return TRANSPORT_TOO_LARGE;
+    }
+    if (x->stalled) {
+        snprintf(message, message_size, "no data received for %ld ms (stall_timeout)", x->stall_timeout_ms);
+        return TRANSPORT_TIMEOUT;
     }
     if (x->out_of_memory || x->result == CURLE_OUT_OF_MEMORY) {
         snprintf(message, message_size, "out of memory reading the response");

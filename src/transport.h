@@ -22,7 +22,7 @@ typedef struct {
 /* Fixed for the life of a transport. Strings are copied. */
 typedef struct {
     long connect_timeout_ms;      /* 0: libcurl's default */
-    long stall_timeout_s;         /* abort when no byte arrives for this long; 0: off */
+    long stall_timeout_ms;        /* abort when no byte arrives for this long; 0: off */
     size_t max_body;              /* response bodies larger than this are refused */
     const char *proxy;            /* NULL: libcurl's environment variables */
     const char *ca_file, *ca_path;
@@ -63,7 +63,10 @@ struct transfer {
     CURLcode result;
     long status;
     size_t max_body;
-    int body_too_large, out_of_memory;
+    int body_too_large, out_of_memory, stalled;
+    long stall_timeout_ms;
+    double last_progress;         /* monotonic seconds when bytes last moved */
+    curl_off_t last_down, last_up;
     buffer_t body;                /* the answer's body */
     buffer_t header_block;        /* header lines of the final answer */
     char errbuf[CURL_ERROR_SIZE];
