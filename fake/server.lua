@@ -894,7 +894,7 @@ local function play(stream, req, item)
     h:append("content-length", string.format("%d", promised))
     if stream:write_headers(h, false) and #body > 0 then stream:write_chunk(body, false) end
     if item.fault == "stall_body" then cqueues.sleep(item.seconds or 30) end
-    return drop(stream)
+    return drop(stream, item.reset)
   end
 
   if item.body_size or item.nested then
@@ -1106,8 +1106,11 @@ local function parse_args(args)
     if a == "--host" and v then opts.host = v
     elseif a == "--port" and v and v:match("^%d+$") then opts.port = tonumber(v)
     elseif a == "--watch-pid" and v and v:match("^%d+$") then opts.watch_pid = v
+    elseif a == "--tls-cert" and v then opts.tls_cert = v
+    elseif a == "--tls-key" and v then opts.tls_key = v
     else
-      io.stderr:write("usage: fake/server.lua [--host 127.0.0.1] [--port 0] [--watch-pid PID]\n")
+      io.stderr:write("usage: fake/server.lua [--host 127.0.0.1] [--port 0] [--watch-pid PID]"
+        .. " [--tls-cert PEM --tls-key PEM]\n")
       os.exit(2)
     end
     i = i + 2
@@ -1136,15 +1139,31 @@ local function own_pid()
   return pid
 end
 
+-- A TLS context from PEM files (luaossl, which lua-http itself uses).
+local function tls_context(cert_file, key_file)
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+  local ctx = require("openssl.ssl.context").new("TLS", true)
+  ctx:setCertificate(require("openssl.x509").new(read(cert_file)))
+  ctx:setPrivateKey(require("openssl.pkey").new(read(key_file)))
+  return ctx
+end
+
 local function main()
   local opts = parse_args(arg)
+  local tls = opts.tls_cert ~= nil and opts.tls_key ~= nil
   local cq = cqueues.new()
   local server = assert(http_server.listen {
     cq = cq,
     host = opts.host,
     port = opts.port,
     reuseaddr = true,
-    tls = false,
+    tls = tls,
+    ctx = tls and tls_context(opts.tls_cert, opts.tls_key) or nil,
     version = 1.1,            -- the faults work on HTTP/1 connections
     intra_stream_timeout = 30, -- idle keep-alive connections are closed after this
     onstream = onstream,

@@ -55,6 +55,7 @@ local function percent_encode(s)
 end
 
 M.shell_quote = shell_quote
+M.own_pid = own_pid
 
 -- The command that runs this Lua (for specs that start child processes).
 function M.interpreter()
@@ -65,16 +66,41 @@ function M.interpreter()
   return "lua" .. _VERSION:match("%d+%.%d+")
 end
 
+-- A self-signed certificate for 127.0.0.1 and localhost, made once per
+-- process with the openssl command. Returns the certificate and key paths.
+local tls_files
+local function self_signed()
+  if tls_files then return tls_files.cert, tls_files.key end
+  local base = os.tmpname()
+  local cert, key = base .. "-cert.pem", base .. "-key.pem"
+  local cmd = string.format("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
+    .. " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout %s -out %s >/dev/null 2>&1",
+    shell_quote(key), shell_quote(cert))
+  local ok = os.execute(cmd)
+  if not (ok == true or ok == 0) then error("could not make a certificate: " .. cmd, 3) end
+  os.remove(base)
+  tls_files = { cert = cert, key = key }
+  return cert, key
+end
+
 -- Starts a fresh server. Raises an error if it does not come up in time.
-function M.start()
+-- fake.start{ tls = true } serves HTTPS with a self-signed certificate whose
+-- file is server.ca_file.
+function M.start(opts)
+  opts = opts or {}
   local lua = os.getenv("FAKE_LUA") or "lua5.3"
   local out = os.tmpname()
+  local extra, cert, key = "", nil, nil
+  if opts.tls then
+    cert, key = self_signed()
+    extra = " --tls-cert " .. shell_quote(cert) .. " --tls-key " .. shell_quote(key)
+  end
   -- The server's stdout goes to a file we poll (so we can time out); its
   -- stderr stays ours, so its error messages show up in the test output.
   -- LD_PRELOAD is dropped: under `make sanitize` it loads ASan, which is
   -- for our module, not for the fake's interpreter.
-  local cmd = string.format("env -u LD_PRELOAD %s %s --host 127.0.0.1 --port 0 --watch-pid %s > %s & echo $!",
-    lua, shell_quote(repo_root() .. "/fake/server.lua"), own_pid(), shell_quote(out))
+  local cmd = string.format("env -u LD_PRELOAD %s %s --host 127.0.0.1 --port 0 --watch-pid %s%s > %s & echo $!",
+    lua, shell_quote(repo_root() .. "/fake/server.lua"), own_pid(), extra, shell_quote(out))
   local p = assert(io.popen(cmd, "r"))
   local shell_pid = p:read("*l")
   p:close()
@@ -95,7 +121,9 @@ function M.start()
     socket.sleep(0.02)
   end
   os.remove(out)
-  return setmetatable({ url = "http://" .. host .. ":" .. port, pid = pid }, Server)
+  local scheme = opts.tls and "https" or "http"
+  return setmetatable({ url = scheme .. "://" .. host .. ":" .. port, pid = pid, ca_file = cert },
+                      Server)
 end
 
 -- One HTTP request to the server. `body` is a string or nil, `headers` a
@@ -106,12 +134,19 @@ function Server:request(method, path, body, headers)
   for k, v in pairs(headers or {}) do h[k] = v end
   if body then h["content-length"] = tostring(#body) end
   local chunks = {}
-  local ok, status, resp_headers = http.request {
+  -- Over HTTPS the control requests go through luasec, trusting the
+  -- fake's own certificate.
+  local client = http
+  if self.ca_file then client = require "ssl.https" end
+  local ok, status, resp_headers = client.request {
     url = self.url .. path,
     method = method,
     headers = h,
     source = body and ltn12.source.string(body) or nil,
     sink = ltn12.sink.table(chunks),
+    cafile = self.ca_file,
+    verify = self.ca_file and "peer" or nil,
+    protocol = self.ca_file and "any" or nil,
   }
   if not ok then error("request to fake server failed: " .. tostring(status), 2) end
   return status, table.concat(chunks), resp_headers
