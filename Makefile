@@ -56,8 +56,8 @@ demo: deps
 	@scripts/demo $(DEMO_LUA)
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@scripts/run-tests $(LUA_VERSIONS)
+	@$(MAKE) -s --no-print-directory all build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
 # report aborts the run. The interpreter is not instrumented, so the ASan
@@ -83,7 +83,7 @@ fuzz: deps build/fuzz/fuzz_response
 
 help:
 	@echo "make demo   archive an environment (fake API unless ANTHROPIC_API_KEY is set)"
-	@echo "make test   busted on Lua $(LUA_VERSIONS), plus a valgrind leak check"
+	@echo "make test   busted on Lua $(LUA_VERSIONS), then under ASan+UBSan and valgrind, then fuzzing"
 	@echo "make sanitize   busted (Lua 5.4) with the core under ASan + UBSan"
 	@echo "make valgrind   busted (Lua 5.4) under valgrind memcheck"
 	@echo "make fuzz       libFuzzer over the response path for FUZZ_SECONDS (60)"
