@@ -3,6 +3,7 @@
  * (lua/anthropic/environments.lua) builds the API on top of this. */
 #include <ctype.h>
 #include <stdint.h>
+#include <sys/select.h>
 #include <unistd.h>
 #include <errno.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "transport.h"
 
 #define CLIENT_MT "anthropic.environments.core.client"
+#define REQUEST_MT "anthropic.environments.core.request"
 #define MAX_STACK_HEADERS 32
 
 typedef struct {
@@ -21,6 +23,12 @@ typedef struct {
     int open;
     uint64_t jitter_state;        /* per-client PRNG for retry jitter */
 } client_t;
+
+/* One request of client:start. Its user value holds { client } so the client
+ * (and its multi handle) outlives every request started on it. */
+typedef struct {
+    transfer_t x;
+} request_t;
 
 static client_t *check_open_client(lua_State *L) {
     client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
@@ -163,7 +171,7 @@ static void push_header_table(lua_State *L, const transfer_t *x) {
     }
 }
 
-/* Reads client:request's arguments (method, url, headers, body, timeout at
+/* Reads client:start's arguments (method, url, headers, body, timeout at
  * stack indexes first..first+4) into req. The header strings stay anchored
  * by the headers table, which must stay on the stack while req is used. */
 static void check_request(lua_State *L, int first, transport_request_t *req,
@@ -222,33 +230,121 @@ static int push_outcome(lua_State *L, const transfer_t *x) {
     return 4;
 }
 
-/* client:request(method, url, headers, body, timeout): one blocking
- *   attempt. headers: array of "Name: value" lines; body: string or nil;
- *   timeout: seconds for the whole attempt, or nil for none.
- * Returns what push_outcome pushes. */
-static int client_request(lua_State *L) {
+/* client:start(method, url, headers, body, timeout) -> request: starts one
+ * attempt without waiting for it; client:drive or client:run move it on. */
+static int client_start(lua_State *L) {
     client_t *c = check_open_client(L);
     transport_request_t req;
     const char *stack_headers[MAX_STACK_HEADERS];
     char message[CURL_ERROR_SIZE + 128];
-    transfer_t x;
-    int n;
+    request_t *r;
 
     check_request(L, 2, &req, stack_headers);
-    memset(&x, 0, sizeof x);
-    /* No Lua call and no Lua error from here until the transfer is done:
-     * x lives on this C stack frame. */
-    if (transfer_start(&c->transport, &x, &req, message, sizeof message) != 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "connection");
-        lua_pushstring(L, message);
-        lua_pushinteger(L, 0);
-        return 4;
+    r = lua_newuserdata(L, sizeof *r);
+    memset(r, 0, sizeof *r);
+    luaL_getmetatable(L, REQUEST_MT);
+    lua_setmetatable(L, -2);
+    lua_createtable(L, 1, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    lua_setuservalue(L, -2);
+    if (transfer_start(&c->transport, &r->x, &req, message, sizeof message) != 0)
+        return luaL_error(L, "anthropic.environments: %s", message);
+    return 1;
+}
+
+/* client:drive([wait]) -> number of requests still running. Does the work
+ * that is ready, waiting up to `wait` seconds (default 0) for some. */
+static int client_drive(lua_State *L) {
+    client_t *c = check_open_client(L);
+    lua_Number wait = luaL_optnumber(L, 2, 0);
+    transport_drive(&c->transport, wait > 0 ? (long)ceil(wait * 1000.0) : 0);
+    lua_pushinteger(L, c->transport.n_running);
+    return 1;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* client:run(request [, max_wait]) -> done: drives until that request is
+ * done, or max_wait seconds have passed. */
+static int client_run(lua_State *L) {
+    client_t *c = check_open_client(L);
+    request_t *r = luaL_checkudata(L, 2, REQUEST_MT);
+    lua_Number max_wait = luaL_optnumber(L, 3, -1);
+    double deadline = max_wait >= 0 ? now_seconds() + max_wait : 0;
+    while (r->x.state == TRANSFER_RUNNING) {
+        long slice = 1000;
+        if (max_wait >= 0) {
+            double left = deadline - now_seconds();
+            if (left <= 0) break;
+            if (left * 1000.0 < slice) slice = (long)ceil(left * 1000.0);
+        }
+        transport_drive(&c->transport, slice);
     }
-    while (x.state != TRANSFER_DONE) transport_drive(&c->transport, 1000);
-    n = push_outcome(L, &x);
-    transfer_release(&x);
+    lua_pushboolean(L, r->x.state != TRANSFER_RUNNING);
+    return 1;
+}
+
+/* client:fds() -> { {fd =, read =, write =}, ... }, timeout
+ * The sockets libcurl waits on and the seconds until it wants to be driven
+ * anyway (nil: no timer), for event loops that wait themselves (luv,
+ * cqueues, a game engine) and then call client:drive(). */
+static int client_fds(lua_State *L) {
+    client_t *c = check_open_client(L);
+    fd_set rd, wr, ex;
+    int max_fd = -1, fd, n = 0;
+    long timeout;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_ZERO(&ex);
+    curl_multi_fdset(c->transport.multi, &rd, &wr, &ex, &max_fd);
+    lua_newtable(L);
+    for (fd = 0; fd <= max_fd; fd++) {
+        int r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
+        if (!r && !w && !FD_ISSET(fd, &ex)) continue;
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, fd);
+        lua_setfield(L, -2, "fd");
+        lua_pushboolean(L, r);
+        lua_setfield(L, -2, "read");
+        lua_pushboolean(L, w);
+        lua_setfield(L, -2, "write");
+        lua_rawseti(L, -2, ++n);
+    }
+    timeout = transport_timeout_ms(&c->transport);
+    if (timeout < 0) lua_pushnil(L);
+    else lua_pushnumber(L, (lua_Number)timeout / 1000.0);
+    return 2;
+}
+
+static request_t *check_request_ud(lua_State *L) {
+    return luaL_checkudata(L, 1, REQUEST_MT);
+}
+
+/* request:done() -> boolean */
+static int request_done(lua_State *L) {
+    lua_pushboolean(L, check_request_ud(L)->x.state == TRANSFER_DONE);
+    return 1;
+}
+
+/* request:result() -> as client:request; frees the request's buffers. */
+static int request_result(lua_State *L) {
+    request_t *r = check_request_ud(L);
+    int n;
+    if (r->x.state != TRANSFER_DONE) return luaL_error(L, "anthropic.environments: request is not done");
+    n = push_outcome(L, &r->x);
+    transfer_release(&r->x);
     return n;
+}
+
+/* request:cancel(): stops it and frees what it holds (also its __gc). */
+static int request_cancel(lua_State *L) {
+    transfer_release(&check_request_ud(L)->x);
+    return 0;
 }
 
 /* core.decode(s) -> value  or  nil, message */
@@ -275,14 +371,22 @@ static int core_sleep(lua_State *L) {
 
 /* core.now(): monotonic seconds, for elapsed times and deadlines. */
 static int core_now(lua_State *L) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    lua_pushnumber(L, (lua_Number)now_seconds());
     return 1;
 }
 
+static const luaL_Reg request_methods[] = {
+    {"done", request_done},
+    {"result", request_result},
+    {"cancel", request_cancel},
+    {NULL, NULL}
+};
+
 static const luaL_Reg client_methods[] = {
-    {"request", client_request},
+    {"start", client_start},
+    {"drive", client_drive},
+    {"run", client_run},
+    {"fds", client_fds},
     {"close", client_close},
     {"random", client_random},
     {NULL, NULL}
@@ -319,6 +423,15 @@ EXPORT int luaopen_anthropic_environments_core(lua_State *L) {
 #endif
         lua_pushcfunction(L, client_tostring);
         lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+
+    if (luaL_newmetatable(L, REQUEST_MT)) {
+        lua_newtable(L);
+        luaL_setfuncs(L, request_methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, request_cancel);
+        lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
 

@@ -8,7 +8,7 @@ local core = require "anthropic.environments.core"
 local type, pairs, ipairs, tostring, tonumber, error, select =
       type, pairs, ipairs, tostring, tonumber, error, select
 local setmetatable, getmetatable = setmetatable, getmetatable
-local concat, format, floor, min = table.concat, string.format, math.floor, math.min
+local concat, format, floor, min, max = table.concat, string.format, math.floor, math.min, math.max
 
 local M = {
   VERSION = "0.1.0",
@@ -299,11 +299,19 @@ M._retry_delay = retry_delay   -- exposed for tests
 local NGX_SLEEP_PHASES = { rewrite = true, access = true, content = true, timer = true,
                            ssl_cert = true, ssl_session_fetch = true }
 
-local function default_sleep(secs)
-  if ngx and ngx.sleep and ngx.get_phase then
+-- ngx.sleep when running where it yields to nginx's event loop, else nil.
+local function ngx_sleep()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and ngx.sleep and ngx.get_phase then
     local ok, phase = pcall(ngx.get_phase)
-    if ok and NGX_SLEEP_PHASES[phase] then return ngx.sleep(secs) end
+    if ok and NGX_SLEEP_PHASES[phase] then return ngx.sleep end
   end
+  return nil
+end
+
+local function default_sleep(secs)
+  local yield = ngx_sleep()
+  if yield then return yield(secs) end
   return core.sleep(secs)
 end
 
@@ -451,38 +459,140 @@ local function call_header_lines(where, state, opts)
   return set_lines(set)
 end
 
--- One API call with retries. Returns the decoded answer, or nil, err.
-function Client:_call(where, method, path, body, opts)
-  local state = private[self]
-  local lines = call_header_lines(where, state, opts)
-  local url = self.base_url .. path
-  local timeout = opts.timeout or self.timeout
-  local max_retries = opts.max_retries or self.max_retries
-  local sleep = opts.sleep or self.sleep
-  local transport = state.transport
-  local logger = self.logger
-  local attempt = 0
-  while true do
-    attempt = attempt + 1
-    local started = logger and core.now()
-    -- status, headers, body  or  nil, kind, message, status seen (0 if none)
-    local status, r2, r3, r4 = transport:request(method, url, lines, body, timeout)
-    local value, err
-    if status then
-      value, err = interpret(status, r2, r3)
-    else
-      err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
-    end
-    if logger then
-      logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms)",
-        method, url, status and tostring(status) or err.kind,
-        status and r2["request-id"] or "-", attempt, (core.now() - started) * 1000))
-    end
-    if value ~= nil then return value end
-    err.attempts = attempt
-    if attempt > max_retries or not should_retry(err) then return nil, err end
-    sleep(retry_delay(attempt - 1, err.headers, transport:random()))
+---------------------------------------------------------------------------
+-- A call in flight: one state machine behind the blocking calls, the async
+-- requests and archive_many. Each attempt is a request of the C core; a
+-- retry is a timer (retry_at) that poll() honours, never a sleep.
+---------------------------------------------------------------------------
+
+local Call = {}
+Call.__index = Call
+M.Call = Call
+
+local function start_attempt(call)
+  call.attempt = call.attempt + 1
+  call.started = core.now()
+  call.request = call.transport:start(call.method, call.url, call.lines, call.body, call.timeout)
+end
+
+-- The current attempt is done: its answer, a retry, or the final error.
+local function finish_attempt(call)
+  -- status, headers, body  or  nil, kind, message, status seen (0 if none)
+  local status, r2, r3, r4 = call.request:result()
+  call.request = nil
+  local value, err
+  if status then
+    value, err = interpret(status, r2, r3)
+  else
+    err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
   end
+  if call.logger then
+    call.logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms)",
+      call.method, call.url, status and tostring(status) or err.kind,
+      status and r2["request-id"] or "-", call.attempt, (core.now() - call.started) * 1000))
+  end
+  if value ~= nil then
+    call.done, call.value = true, value
+    return
+  end
+  err.attempts = call.attempt
+  if call.attempt > call.max_retries or not should_retry(err) then
+    call.done, call.err = true, err
+    return
+  end
+  call.retry_at = core.now() + retry_delay(call.attempt - 1, err.headers, call.transport:random())
+end
+
+-- Moves the call on without driving the transport: collects a finished
+-- attempt, or starts the next one once its retry time has come.
+function Call:_step()
+  if self.done then return true end
+  local request = self.request
+  if request then
+    if request:done() then finish_attempt(self) end
+  elseif self.retry_at and core.now() >= self.retry_at then
+    self.retry_at = nil
+    start_attempt(self)
+  end
+  return self.done
+end
+
+--- call:poll() -> false while pending; then true, value  or  true, nil, err.
+-- Never blocks.
+function Call:poll()
+  if not self.done then
+    if self.request then self.transport:drive(0) end
+    self:_step()
+  end
+  if self.done then return true, self.value, self.err end
+  return false
+end
+
+--- call:wait([timeout]) -> as poll(), blocking up to timeout seconds (none:
+-- until done). Inside OpenResty handlers it yields to nginx instead.
+function Call:wait(timeout)
+  local deadline = timeout and core.now() + timeout
+  local yield = ngx_sleep()
+  local pause = 0.001
+  while true do
+    local done, value, err = self:poll()
+    if done then return true, value, err end
+    local now = core.now()
+    if deadline and now >= deadline then return false end
+    local limit = deadline and deadline - now or 1
+    if self.retry_at then
+      -- The sleep function is trusted: once it returns, the retry is due
+      -- (a test's or a scheduler's sleep need not take real time).
+      local wait = self.retry_at - now
+      if wait > limit then
+        self.sleep(limit)
+      else
+        if wait > 0 then self.sleep(wait) end
+        self.retry_at = now
+      end
+    elseif yield then
+      yield(min(pause, limit))        -- the worker keeps serving meanwhile
+      pause = min(pause * 2, 0.02)
+    else
+      self.transport:run(self.request, min(limit, 1))
+    end
+  end
+end
+
+--- call:cancel(): stops the call and frees its connection slot. A later
+-- poll() gives true, nil, err with err.kind == "cancelled".
+function Call:cancel()
+  if self.done then return end
+  if self.request then self.request:cancel() end
+  self.request, self.retry_at = nil, nil
+  self.done = true
+  self.err = new_error("cancelled", { message = "the call was cancelled", attempts = self.attempt })
+end
+
+-- A new call, its first attempt started.
+function Client:_start(where, method, path, body, opts)
+  local state = private[self]
+  local call = setmetatable({
+    transport = state.transport,
+    method = method,
+    url = self.base_url .. path,
+    lines = call_header_lines(where, state, opts),
+    body = body,
+    timeout = opts.timeout or self.timeout,
+    max_retries = opts.max_retries or self.max_retries,
+    sleep = opts.sleep or self.sleep,
+    logger = self.logger,
+    attempt = 0,
+  }, Call)
+  start_attempt(call)
+  return call
+end
+
+-- One API call, blocking (but yielding inside OpenResty handlers).
+-- Returns the decoded answer, or nil, err.
+function Client:_call(where, method, path, body, opts)
+  local _, value, err = self:_start(where, method, path, body, opts):wait()
+  return value, err
 end
 
 local function check_client(where, self)
@@ -497,6 +607,96 @@ function Client:archive(id, opts)
   check_id("archive", id)
   opts = check_options("archive", opts, CALL_OPTIONS)
   return self:_call("archive", "POST", "/v1/environments/" .. escape_segment(id) .. "/archive", nil, opts)
+end
+
+--- client:archive_async(id [, opts]) -> call, with call:poll(), call:wait()
+-- and call:cancel(). Nothing blocks until wait() is called.
+function Client:archive_async(id, opts)
+  check_client("archive_async", self)
+  check_id("archive_async", id)
+  opts = check_options("archive_async", opts, CALL_OPTIONS)
+  return self:_start("archive_async", "POST", "/v1/environments/" .. escape_segment(id) .. "/archive", nil, opts)
+end
+
+local MANY_OPTIONS = { concurrency = function(where, name, value)
+  if type(value) ~= "number" or value < 1 or value > 1000 or value ~= floor(value) then
+    argerror(where, format("option '%s' must be a whole number from 1 to 1000", name))
+  end
+end, on_result = of_type("function") }
+for name, check in pairs(CALL_OPTIONS) do MANY_OPTIONS[name] = check end
+
+--- client:archive_many(ids [, opts]) -> results, errors
+-- Archives every id (duplicates once) with up to opts.concurrency (16)
+-- requests in flight on this client's connections, each with its own
+-- retries. results[id] is the environment, errors[id] the error.
+-- opts.on_result(id, env, err) is called as each one ends.
+function Client:archive_many(ids, opts)
+  check_client("archive_many", self)
+  if type(ids) ~= "table" then argerror("archive_many", "ids must be an array of ids") end
+  opts = check_options("archive_many", opts, MANY_OPTIONS)
+  local queue, seen = {}, {}
+  for i = 1, #ids do
+    local id = ids[i]
+    if type(id) ~= "string" then
+      argerror("archive_many", format("ids[%d] must be a string (got %s)", i, type(id)))
+    end
+    check_id("archive_many", id)
+    if not seen[id] then
+      seen[id] = true
+      queue[#queue + 1] = id
+    end
+  end
+  local call_opts = {}
+  for name in pairs(CALL_OPTIONS) do call_opts[name] = opts[name] end
+  local concurrency = opts.concurrency or 16
+  local on_result = opts.on_result
+  local transport = private[self].transport
+  local sleep = opts.sleep or self.sleep
+  local yield = ngx_sleep()
+  local results, errors = {}, {}
+  local active, next_index = {}, 1
+
+  local ok, raised = pcall(function()
+    while next_index <= #queue or #active > 0 do
+      while #active < concurrency and next_index <= #queue do
+        local id = queue[next_index]
+        next_index = next_index + 1
+        active[#active + 1] = { id = id, call = self:_start("archive_many", "POST",
+          "/v1/environments/" .. escape_segment(id) .. "/archive", nil, call_opts) }
+      end
+      transport:drive(0)
+      local finished, next_timer, running = false, nil, false
+      for i = #active, 1, -1 do
+        local entry = active[i]
+        local call = entry.call
+        if call:_step() then
+          table.remove(active, i)
+          finished = true
+          results[entry.id], errors[entry.id] = call.value, call.err
+          if on_result then on_result(entry.id, call.value, call.err) end
+        elseif call.request then
+          running = true
+        elseif call.retry_at then
+          next_timer = next_timer and min(next_timer, call.retry_at) or call.retry_at
+        end
+      end
+      if not finished and #active > 0 then
+        local wait = next_timer and max(next_timer - core.now(), 0) or 1
+        if yield then
+          yield(min(wait, 0.005))
+        elseif running then
+          transport:drive(min(wait, 1))
+        elseif wait > 0 then
+          sleep(wait)
+        end
+      end
+    end
+  end)
+  if not ok then
+    for _, entry in ipairs(active) do entry.call:cancel() end
+    error(raised, 0)
+  end
+  return results, errors
 end
 
 --- client:close(): releases the connection now rather than at collection.
