@@ -260,7 +260,7 @@ static int encode_object(encoder_t *e, lua_State *L, int idx, size_t base, size_
 }
 
 static int encode_table(encoder_t *e, lua_State *L, int idx, int depth) {
-    size_t count = 0, n_integer = 0, n_string = 0, base = e->n_keys;
+    size_t count = 0, n_number = 0, n_integer = 0, n_string = 0, base = e->n_keys;
     lua_Number max_index = 0;
     int marked = 0, rc;
 
@@ -282,6 +282,7 @@ static int encode_table(encoder_t *e, lua_State *L, int idx, int depth) {
         count++;
         if (kt == LUA_TNUMBER) {
             lua_Number k = lua_tonumber(L, -2);
+            n_number++;
             if (k >= 1 && k == floor(k)) {
                 n_integer++;
                 if (k > max_index) max_index = k;
@@ -318,8 +319,8 @@ static int encode_table(encoder_t *e, lua_State *L, int idx, int depth) {
     }
     if (n_string != count) {
         e->n_keys = base;
-        return fail(e, "%s", n_integer == count
-            ? "a table with integer keys that are not 1..n is neither a JSON array nor an object"
+        return fail(e, "%s", n_number == count
+            ? "a table with number keys other than 1..n is neither a JSON array nor an object"
             : "object keys must be strings (found a key of another type)");
     }
     rc = encode_object(e, L, idx, base, n_string, depth);

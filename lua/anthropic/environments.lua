@@ -190,9 +190,7 @@ end
 --- environments.encode(value) -> JSON text  or  nil, message
 -- The encoder request bodies go through: object keys sorted, tables marked
 -- with environments.array (or non-empty sequences) as arrays, null as null.
-function M.encode(value)
-  return core.encode(value)
-end
+M.encode = core.encode
 
 local function param_error(where, path, message)
   argerror(where, format("parameter '%s' %s", path, message))
