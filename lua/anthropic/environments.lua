@@ -832,7 +832,7 @@ function Client:each(params, opts)
   local base = {}
   for k, v in pairs(params or {}) do base[k] = v end
   local cursor = base.page ~= null and base.page or nil
-  local items, i, done = nil, 0, false
+  local items, i, done, fetched_with = nil, 0, false, nil
   return function()
     while not done do
       if items and i < #items then
@@ -840,16 +840,16 @@ function Client:each(params, opts)
         return items[i]
       end
       if items and not cursor then break end
-      base.page = cursor
+      if items and cursor == fetched_with then   -- the same page again: it would never end
+        done = true
+        return false, new_error("decode", { status = 200, attempts = 1,
+          message = "the API gave the page cursor it was asked for as the next one" })
+      end
+      base.page, fetched_with = cursor, cursor
       local page, err = fetch_page(self, "each", list_query("each", base), opts)
       if not page then
         done = true
         return false, err
-      end
-      if page.next_page and page.next_page == cursor then   -- would never end
-        done = true
-        return false, new_error("decode", { status = 200, attempts = 1,
-          message = "the API gave the page cursor it was asked for as the next one" })
       end
       items, i, cursor = page.data, 0, page.next_page
     end
