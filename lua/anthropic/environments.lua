@@ -192,6 +192,11 @@ end
 -- with environments.array (or non-empty sequences) as arrays, null as null.
 M.encode = core.encode
 
+--- environments.decode(text) -> value  or  nil, message
+-- The decoder answers go through (the private lua-cjson instance): null is
+-- environments.null, NaN and hex numbers are refused, nesting is bounded.
+M.decode = core.decode
+
 local function param_error(where, path, message)
   argerror(where, format("parameter '%s' %s", path, message))
 end
@@ -827,8 +832,11 @@ end
 -- and then stops: `for env, err in client:each() do if not env then ... end end`.
 function Client:each(params, opts)
   check_client("each", self)
-  list_query("each", params)   -- raise now for bad params, not at the first page
+  -- Raise now for bad params, options or missing credentials, not at the
+  -- first page.
+  list_query("each", params)
   opts = check_options("each", opts, CALL_OPTIONS)
+  call_header_lines("each", private[self], opts, false)
   local base = {}
   for k, v in pairs(params or {}) do base[k] = v end
   local cursor = base.page ~= null and base.page or nil
