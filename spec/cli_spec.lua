@@ -194,6 +194,27 @@ describe("the command-line tool", function()
       assert.are.equal(0, code)
       assert.matches("python%-data%-analysis", out)
     end)
+
+    it("from the LuaRocks tree it was installed into, when that tree is not on the search paths", function()
+      -- The layout `luarocks make --tree=T` leaves, made of links to this checkout.
+      local tree = os.tmpname()
+      os.remove(tree)
+      local v = _VERSION:match("%d+%.%d+")
+      local build = type(jit) == "table" and "jit" or v
+      local bin = tree .. "/lib/luarocks/rocks-" .. v .. "/anthropic-environments/0.1.0-1/bin"
+      os.execute(table.concat({
+        "mkdir -p " .. bin .. " " .. tree .. "/share/lua/" .. v .. " " .. tree .. "/lib/lua/" .. v,
+        "cp " .. fake.shell_quote(CLI) .. " " .. bin .. "/",
+        "ln -s " .. fake.shell_quote(ROOT .. "/lua/anthropic") .. " " .. tree .. "/share/lua/" .. v .. "/anthropic",
+        "ln -s " .. fake.shell_quote(ROOT .. "/build/" .. build .. "/anthropic") .. " " .. tree .. "/lib/lua/" .. v .. "/anthropic",
+      }, " && "))
+      local out, err, code = run({ "get", EXAMPLE_ID },
+        { command = fake.interpreter() .. " " .. bin .. "/anthropic-environments", dir = "/" })
+      os.execute("rm -rf " .. tree)
+      assert.are.equal("", err)
+      assert.are.equal(0, code)
+      assert.matches("python%-data%-analysis", out)
+    end)
   end)
 
   describe("list", function()
