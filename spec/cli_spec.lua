@@ -117,6 +117,7 @@ describe("the command-line tool", function()
         { { "create", "--name", "x", "--clear-description" }, "create: unknown option '--clear-description'" },
         { { "create", "--name", "x", "--config", "/nonexistent/c.json" }, "--config: cannot read" },
         { { "update", EXAMPLE_ID, "--description", "d", "--clear-description" }, "together" },
+        { { "update", EXAMPLE_ID }, "update: nothing to change" },
       }
       for _, case in ipairs(cases) do
         local out, err, code = run(case[1])

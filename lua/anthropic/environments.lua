@@ -397,7 +397,7 @@ local LIST_KEYS = { limit = true, include_archived = true, page = true }
 
 -- The query string of list ("" or "?..."), keys in alphabetical order.
 local function list_query(where, params)
-  if params == nil then return "", nil end
+  if params == nil then return "" end
   if type(params) ~= "table" then
     argerror(where, format("params must be a table %s", got(params)))
   end
@@ -809,7 +809,7 @@ end
 local function fetch_page(self, where, query, opts)
   local page, err = self:_call(where, "GET", "/v1/environments" .. query, nil, opts)
   if not page then return nil, err end
-  if type(page.data) ~= "table" or page.data == null then
+  if type(page.data) ~= "table" then
     return nil, new_error("decode", { status = 200, attempts = 1,
       message = "a list answer without a 'data' array" })
   end
