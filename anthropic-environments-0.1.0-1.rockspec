@@ -8,9 +8,10 @@ source = {
 description = {
   summary = "Client for Anthropic's Environments API: a libcurl C core with a thin Lua layer",
   detailed = [[
-    Archive (and manage) Anthropic Environments from plain Lua, OpenResty and
-    programs that embed Lua. One C core over libcurl does the HTTP call and
-    decodes the JSON through a private lua-cjson instance into nested tables.
+    Create, list, inspect, update, archive and delete Anthropic Environments
+    from plain Lua, OpenResty and programs that embed Lua, or from the shell
+    with the anthropic-environments command. One C core over libcurl does the
+    HTTP call and the JSON; a thin Lua layer checks parameters and retries.
   ]],
   license = "MIT",
   labels = { "anthropic", "api", "http", "curl" },
@@ -34,6 +35,9 @@ build = {
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
     },
+  },
+  install = {
+    bin = { ["anthropic-environments"] = "bin/anthropic-environments" },
   },
 }
 test = {

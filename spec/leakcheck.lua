@@ -1,7 +1,8 @@
 -- C-level leak check driver, run under valgrind by scripts/run-tests:
 --   valgrind --leak-check=full lua5.4 spec/leakcheck.lua [CALLS]
--- Archives CALLS times against the fake API, mixing successes, API errors,
--- decode errors and connection failures, on one client and on fresh ones.
+-- Makes CALLS calls against the fake API, mixing successes, API errors,
+-- decode errors and connection failures, on one client and on fresh ones,
+-- with request bodies through the C encoder and its failures.
 package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
 package.cpath = "build/5.4/?.so;" .. package.cpath
 
@@ -20,6 +21,24 @@ local ok, err = pcall(function()
       assert(not client:archive("env_missing"))
     elseif kind == 2 then
       assert(not refused:archive("env_x"))
+    elseif kind == 4 then
+      -- a body through the C encoder, and the encoder's failure paths
+      local env = assert(client:create { name = "leak-" .. i, metadata = { k = "v" },
+        config = { type = "cloud", packages = { pip = { "a" }, npm = {} } } })
+      assert(client:update(env.id, { description = environments.null }))
+      assert(client:delete(env.id))
+      local cycle = {}
+      cycle.self = cycle
+      assert(not environments.encode(cycle))
+      assert(not environments.encode({ a = { 0 / 0 } }))
+      assert(not environments.encode({ [1] = 1, x = 2 }))
+    elseif kind == 5 then
+      local n = 0
+      for env in client:each { limit = 2 } do
+        n = n + 1
+        if n == 3 then break end   -- two pages, then the iterator is dropped
+      end
+      assert(client:delete("env_missing") == nil)
     elseif kind == 3 then
       local fresh = environments.new { base_url = server.url, api_key = "sk-leak" }
       assert(fresh:archive("env_011CZkZ9X2dpNyB7HsEFoRfW"))

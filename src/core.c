@@ -357,6 +357,24 @@ static int core_decode(lua_State *L) {
     return 2;
 }
 
+/* core.encode(value) -> JSON text  or  nil, message
+ * Upvalues: cjson.null, our array marker metatable, and the cjson
+ * instance's array_mt, empty_array_mt and empty_array (nil when that
+ * lua-cjson has none). */
+static int core_encode(lua_State *L) {
+    json_markers_t m;
+    lua_settop(L, 1);
+    m.null_idx = lua_upvalueindex(1);
+    m.array_mt_idx = lua_upvalueindex(2);
+    m.cjson_array_mt_idx = lua_upvalueindex(3);
+    m.cjson_empty_array_mt_idx = lua_upvalueindex(4);
+    m.cjson_empty_array_idx = lua_upvalueindex(5);
+    if (json_bridge_encode(L, 1, &m)) return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
 /* core.sleep(seconds): a real sleep for hosts with no event loop. */
 static int core_sleep(lua_State *L) {
     lua_Number seconds = luaL_checknumber(L, 1);
@@ -445,6 +463,33 @@ EXPORT int luaopen_anthropic_environments_core(lua_State *L) {
     lua_setfield(L, -3, "decode");
     lua_getfield(L, instance, "null");
     lua_setfield(L, -3, "null");
+
+    /* The array marker: a table with this metatable encodes as a JSON
+     * array, even when empty. */
+    lua_newtable(L);
+    lua_pushliteral(L, "anthropic.environments.array");
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "array_mt");
+    lua_getfield(L, instance, "null");
+    lua_insert(L, -2);
+    lua_getfield(L, instance, "array_mt");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    lua_getfield(L, instance, "empty_array_mt");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    lua_getfield(L, instance, "empty_array");
+    if (!lua_islightuserdata(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    lua_pushcclosure(L, core_encode, 5);
+    lua_setfield(L, -3, "encode");
     lua_pop(L, 1);
 
     info = curl_version_info(CURLVERSION_NOW);

@@ -20,4 +20,20 @@ void json_bridge_new_instance(lua_State *L);
  * Never raises for bad input. */
 int json_bridge_decode(lua_State *L, int decode_idx, const char *s, size_t len);
 
+/* The values the encoder recognises, as stack (or upvalue) indexes; an index
+ * holding nil never matches. */
+typedef struct {
+    int null_idx;               /* cjson.null: encodes as null */
+    int array_mt_idx;           /* our array marker metatable */
+    int cjson_array_mt_idx;     /* the cjson instance's array_mt, if it has one */
+    int cjson_empty_array_mt_idx;
+    int cjson_empty_array_idx;  /* the cjson instance's empty_array lightuserdata */
+} json_markers_t;
+
+/* Encodes the value at stack index idx as JSON, with object keys sorted
+ * bytewise. Pushes the string and returns 1, or pushes an error message
+ * naming where in the value the problem is and returns 0. Never raises:
+ * the walk runs under lua_pcall and its buffers are freed on every path. */
+int json_bridge_encode(lua_State *L, int idx, const json_markers_t *markers);
+
 #endif

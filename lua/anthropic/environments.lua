@@ -169,6 +169,264 @@ local function escape_segment(s)
 end
 
 ---------------------------------------------------------------------------
+-- Request parameters: checked before anything is sent, and copied into the
+-- table that is encoded (the caller's tables are never changed), with the
+-- fields the API defines as arrays marked so that they go out as [] even
+-- when empty.
+---------------------------------------------------------------------------
+
+local ARRAY_MT = core.array_mt
+
+--- environments.array([t]) -> t, marked to encode as a JSON array (even
+-- when empty). Without an argument, a new empty array.
+function M.array(t)
+  if t == nil then return setmetatable({}, ARRAY_MT) end
+  if type(t) ~= "table" then argerror("array", format("expected a table (got %s)", type(t))) end
+  local mt = getmetatable(t)
+  if mt ~= nil and mt ~= ARRAY_MT then argerror("array", "the table already has a metatable") end
+  return setmetatable(t, ARRAY_MT)
+end
+
+--- environments.encode(value) -> JSON text  or  nil, message
+-- The encoder request bodies go through: object keys sorted, tables marked
+-- with environments.array (or non-empty sequences) as arrays, null as null.
+M.encode = core.encode
+
+--- environments.decode(text) -> value  or  nil, message
+-- The decoder answers go through (the private lua-cjson instance): null is
+-- environments.null, NaN and hex numbers are refused, nesting is bounded.
+M.decode = core.decode
+
+local function param_error(where, path, message)
+  argerror(where, format("parameter '%s' %s", path, message))
+end
+
+local function got(v)
+  return format("(got %s)", v == null and "null" or type(v))
+end
+
+-- Characters, as the API counts them: UTF-8 sequences.
+local function utf8_length(s)
+  local _, n = s:gsub("[^\128-\191]", "")
+  return n
+end
+
+local function join(path, key)
+  return path == "" and tostring(key) or path .. "." .. tostring(key)
+end
+
+local function check_table(where, path, v, what)
+  if type(v) ~= "table" or v == null then
+    param_error(where, path, format("must be %s %s", what or "a table", got(v)))
+  end
+end
+
+-- Every key of t must be a string in allowed; `note` explains, if given.
+local function check_known(where, path, t, allowed, note)
+  for k in pairs(t) do
+    if type(k) ~= "string" or not allowed[k] then
+      argerror(where, format("unknown parameter '%s'%s", join(path, k), note or ""))
+    end
+  end
+end
+
+local function check_string(where, path, v)
+  if type(v) ~= "string" then param_error(where, path, "must be a string " .. got(v)) end
+  return v
+end
+
+local function check_boolean(where, path, v)
+  if type(v) ~= "boolean" then param_error(where, path, "must be a boolean " .. got(v)) end
+  return v
+end
+
+local function check_enum(where, path, v, values)
+  for _, allowed in ipairs(values) do
+    if v == allowed then return v end
+  end
+  local shown = type(v) == "string" and format("'%s'", v) or (v == null and "null" or type(v))
+  param_error(where, path, format("must be '%s' (got %s)", concat(values, "' or '"), shown))
+end
+
+-- A sequence of strings (keys exactly 1..n), copied into a marked array.
+local function string_array(where, path, v)
+  check_table(where, path, v, "an array of strings")
+  local n = 0
+  for k in pairs(v) do
+    n = n + 1
+    if type(k) ~= "number" then param_error(where, path, "must be an array of strings (it has a key '" .. tostring(k) .. "')") end
+  end
+  local out = setmetatable({}, ARRAY_MT)
+  for i = 1, n do
+    local s = rawget(v, i)
+    if s == nil then param_error(where, path, "must be an array of strings (it has holes)") end
+    out[i] = check_string(where, format("%s[%d]", path, i), s)
+  end
+  return out
+end
+
+local function check_name(where, v)
+  check_string(where, "name", v)
+  local n = utf8_length(v)
+  if n < 1 or n > 256 then
+    param_error(where, "name", format("must be 1 to 256 characters long (got %d)", n))
+  end
+  return v
+end
+
+local function check_description(where, v)
+  if v == null then return null end
+  if type(v) ~= "string" then
+    param_error(where, "description", "must be a string or environments.null " .. got(v))
+  end
+  local n = utf8_length(v)
+  if n > 1024 then
+    param_error(where, "description", format("must be at most 1024 characters long (got %d)", n))
+  end
+  return v
+end
+
+local SCOPES = { "organization", "account" }
+
+-- On update a value of null or "" deletes that key.
+local function check_metadata(where, v, on_update)
+  check_table(where, "metadata", v, "a table of strings")
+  local out = {}
+  for k, value in pairs(v) do
+    if type(k) ~= "string" then
+      param_error(where, "metadata", format("must have string keys (got a %s key)", type(k)))
+    end
+    local path = "metadata." .. k
+    if value == null then
+      if not on_update then
+        param_error(where, path, "must be a string (null deletes a key, which only update can do)")
+      end
+    elseif type(value) ~= "string" then
+      param_error(where, path, "must be a string" .. (on_update and " or environments.null " or " ") .. got(value))
+    end
+    out[k] = value
+  end
+  return out
+end
+
+local PACKAGE_MANAGERS = { "apt", "cargo", "gem", "go", "npm", "pip" }
+local PACKAGES_KEYS = { type = true }
+for _, m in ipairs(PACKAGE_MANAGERS) do PACKAGES_KEYS[m] = true end
+
+local function check_packages(where, v)
+  local path = "config.packages"
+  check_table(where, path, v)
+  check_known(where, path, v, PACKAGES_KEYS)
+  local out = {}
+  if v.type ~= nil then out.type = check_enum(where, path .. ".type", v.type, { "packages" }) end
+  for _, m in ipairs(PACKAGE_MANAGERS) do
+    if v[m] ~= nil then out[m] = string_array(where, path .. "." .. m, v[m]) end
+  end
+  return out
+end
+
+local NETWORKING_KEYS = {
+  unrestricted = { type = true },
+  limited = { type = true, allow_mcp_servers = true, allow_package_managers = true, allowed_hosts = true },
+}
+
+local function check_networking(where, v)
+  local path = "config.networking"
+  check_table(where, path, v)
+  local kind = check_enum(where, path .. ".type", v.type, { "unrestricted", "limited" })
+  check_known(where, path, v, NETWORKING_KEYS[kind],
+    kind == "unrestricted" and " (unrestricted networking has only 'type')" or nil)
+  local out = { type = kind }
+  if kind == "limited" then
+    if v.allow_mcp_servers ~= nil then
+      out.allow_mcp_servers = check_boolean(where, path .. ".allow_mcp_servers", v.allow_mcp_servers)
+    end
+    if v.allow_package_managers ~= nil then
+      out.allow_package_managers = check_boolean(where, path .. ".allow_package_managers", v.allow_package_managers)
+    end
+    if v.allowed_hosts ~= nil then
+      out.allowed_hosts = string_array(where, path .. ".allowed_hosts", v.allowed_hosts)
+    end
+  end
+  return out
+end
+
+local function check_config(where, v)
+  check_table(where, "config", v)
+  local kind = check_enum(where, "config.type", v.type, { "cloud", "self_hosted" })
+  if kind == "self_hosted" then
+    check_known(where, "config", v, { type = true }, " (a self_hosted config has only 'type')")
+    return { type = "self_hosted" }
+  end
+  check_known(where, "config", v, { type = true, networking = true, packages = true })
+  local out = { type = "cloud" }
+  if v.networking ~= nil then out.networking = check_networking(where, v.networking) end
+  if v.packages ~= nil then out.packages = check_packages(where, v.packages) end
+  return out
+end
+
+local BODY_KEYS = { name = true, description = true, config = true, metadata = true, scope = true }
+
+-- The body of create (on_update false) or update, as a new table.
+local function environment_body(where, params, on_update)
+  if params == nil and on_update then params = {} end
+  if type(params) ~= "table" then
+    argerror(where, format("params must be a table %s", got(params)))
+  end
+  check_known(where, "", params, BODY_KEYS)
+  local body = {}
+  if params.name ~= nil or not on_update then
+    if params.name == nil then param_error(where, "name", "is required") end
+    body.name = check_name(where, params.name)
+  end
+  if params.description ~= nil then body.description = check_description(where, params.description) end
+  if params.scope ~= nil then body.scope = check_enum(where, "scope", params.scope, SCOPES) end
+  if params.config ~= nil then body.config = check_config(where, params.config) end
+  if params.metadata ~= nil then body.metadata = check_metadata(where, params.metadata, on_update) end
+  return body
+end
+
+local function encode_body(where, body)
+  local json, err = core.encode(body)
+  -- Cannot happen for a checked body; raise rather than send something else.
+  if not json then argerror(where, "could not encode the request body: " .. tostring(err)) end
+  return json
+end
+
+local LIST_KEYS = { limit = true, include_archived = true, page = true }
+
+-- The query string of list ("" or "?..."), keys in alphabetical order.
+local function list_query(where, params)
+  if params == nil then return "" end
+  if type(params) ~= "table" then
+    argerror(where, format("params must be a table %s", got(params)))
+  end
+  check_known(where, "", params, LIST_KEYS)
+  local parts = {}
+  if params.include_archived ~= nil then
+    check_boolean(where, "include_archived", params.include_archived)
+    parts[#parts + 1] = "include_archived=" .. tostring(params.include_archived)
+  end
+  local limit = params.limit
+  if limit ~= nil then
+    if type(limit) ~= "number" or limit ~= floor(limit) or limit < 1 or limit > 1000 then
+      param_error(where, "limit", "must be a whole number from 1 to 1000 " ..
+        (type(limit) == "number" and format("(got %s)", tostring(limit)) or got(limit)))
+    end
+    parts[#parts + 1] = format("limit=%d", limit)
+  end
+  local page = params.page
+  if page == null then page = nil end
+  if page ~= nil then
+    check_string(where, "page", page)
+    if page == "" then param_error(where, "page", "must not be empty") end
+    parts[#parts + 1] = "page=" .. escape_segment(page)
+  end
+  if #parts == 0 then return "" end
+  return "?" .. concat(parts, "&")
+end
+
+---------------------------------------------------------------------------
 -- Errors: network, API and decode failures are returned as nil, err.
 ---------------------------------------------------------------------------
 
@@ -405,15 +663,22 @@ function M.new(opts)
     logger = logger,
   }, Client)
 
-  local defaults = header_set()
-  set_header(defaults, "accept", "application/json")
-  set_header(defaults, "anthropic-version", M.API_VERSION)
-  set_header(defaults, "user-agent", USER_AGENT)
-  if api_key then set_header(defaults, "x-api-key", api_key) end
-  if auth_token then set_header(defaults, "authorization", "Bearer " .. auth_token) end
-  if opts.workspace_id then set_header(defaults, "anthropic-workspace-id", opts.workspace_id) end
-  set_header(defaults, "anthropic-beta", beta_header(opts.betas))
-  if opts.headers then add_headers(defaults, opts.headers) end
+  local base = header_set()
+  set_header(base, "accept", "application/json")
+  set_header(base, "anthropic-version", M.API_VERSION)
+  set_header(base, "user-agent", USER_AGENT)
+  if api_key then set_header(base, "x-api-key", api_key) end
+  if auth_token then set_header(base, "authorization", "Bearer " .. auth_token) end
+  if opts.workspace_id then set_header(base, "anthropic-workspace-id", opts.workspace_id) end
+  set_header(base, "anthropic-beta", beta_header(opts.betas))
+  -- Calls with a JSON body also send its type; the client's own headers
+  -- come after the defaults either way, so they can replace them.
+  local defaults, body_defaults = copy_set(base), base
+  set_header(body_defaults, "content-type", "application/json")
+  if opts.headers then
+    add_headers(defaults, opts.headers)
+    add_headers(body_defaults, opts.headers)
+  end
 
   private[self] = {
     transport = core.new {
@@ -427,6 +692,8 @@ function M.new(opts)
     },
     headers = defaults,
     lines = set_lines(defaults),     -- the fast path: a call with no header options
+    body_headers = body_defaults,
+    body_lines = set_lines(body_defaults),
     client_betas = opts.betas,
   }
   return self
@@ -437,14 +704,15 @@ local function has_credentials(set)
 end
 
 -- The header lines for one call: client defaults, then the call's options.
-local function call_header_lines(where, state, opts)
+local function call_header_lines(where, state, opts, has_body)
+  local defaults = has_body and state.body_headers or state.headers
   if not (opts.headers or opts.betas or opts.workspace_id) then
-    if not has_credentials(state.headers) then
+    if not has_credentials(defaults) then
       argerror(where, "no credentials: set ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN, or pass api_key or auth_token")
     end
-    return state.lines
+    return has_body and state.body_lines or state.lines
   end
-  local set = copy_set(state.headers)
+  local set = copy_set(defaults)
   if opts.workspace_id then set_header(set, "anthropic-workspace-id", opts.workspace_id) end
   if opts.betas then
     local betas = {}
@@ -500,7 +768,8 @@ local function finish_attempt(call)
     call.done, call.err = true, err
     return
   end
-  call.retry_at = core.now() + retry_delay(call.attempt - 1, err.headers, call.transport:random())
+  call.retry_delay = retry_delay(call.attempt - 1, err.headers, call.transport:random())
+  call.retry_at = core.now() + call.retry_delay
 end
 
 -- Moves the call on without driving the transport: collects a finished
@@ -539,11 +808,11 @@ function Call:wait(timeout)
     if done then return true, value, err end
     local now = core.now()
     if deadline and now >= deadline then return false end
-    local limit = deadline and deadline - now or 1
+    local limit = deadline and deadline - now or math.huge
     if self.retry_at then
       -- The sleep function is trusted: once it returns, the retry is due
       -- (a test's or a scheduler's sleep need not take real time).
-      local wait = self.retry_at - now
+      local wait = deadline and self.retry_at - now or self.retry_delay
       if wait > limit then
         self.sleep(limit)
       else
@@ -576,7 +845,7 @@ function Client:_start(where, method, path, body, opts)
     transport = state.transport,
     method = method,
     url = self.base_url .. path,
-    lines = call_header_lines(where, state, opts),
+    lines = call_header_lines(where, state, opts, body ~= nil),
     body = body,
     timeout = opts.timeout or self.timeout,
     max_retries = opts.max_retries or self.max_retries,
@@ -699,6 +968,104 @@ function Client:archive_many(ids, opts)
   return results, errors
 end
 
+local function env_path(id)
+  return "/v1/environments/" .. escape_segment(id)
+end
+
+--- client:create(params [, opts]) -> environment  or  nil, err
+function Client:create(params, opts)
+  check_client("create", self)
+  local body = encode_body("create", environment_body("create", params, false))
+  opts = check_options("create", opts, CALL_OPTIONS)
+  return self:_call("create", "POST", "/v1/environments", body, opts)
+end
+
+--- client:retrieve(id [, opts]) -> environment  or  nil, err
+function Client:retrieve(id, opts)
+  check_client("retrieve", self)
+  check_id("retrieve", id)
+  opts = check_options("retrieve", opts, CALL_OPTIONS)
+  return self:_call("retrieve", "GET", env_path(id), nil, opts)
+end
+
+--- client:update(id, params [, opts]) -> environment  or  nil, err
+function Client:update(id, params, opts)
+  check_client("update", self)
+  check_id("update", id)
+  local body = encode_body("update", environment_body("update", params, true))
+  opts = check_options("update", opts, CALL_OPTIONS)
+  return self:_call("update", "POST", env_path(id), body, opts)
+end
+
+--- client:delete(id [, opts]) -> { id =, type = "environment_deleted" }  or  nil, err
+function Client:delete(id, opts)
+  check_client("delete", self)
+  check_id("delete", id)
+  opts = check_options("delete", opts, CALL_OPTIONS)
+  return self:_call("delete", "DELETE", env_path(id), nil, opts)
+end
+
+-- One page, with next_page as a string or nil.
+local function fetch_page(self, where, query, opts)
+  local page, err = self:_call(where, "GET", "/v1/environments" .. query, nil, opts)
+  if not page then return nil, err end
+  if type(page.data) ~= "table" then
+    return nil, new_error("decode", { status = 200, attempts = 1,
+      message = "a list answer without a 'data' array" })
+  end
+  if type(page.next_page) ~= "string" or page.next_page == "" then page.next_page = nil end
+  return page
+end
+
+--- client:list([params [, opts]]) -> { data = { environment... }, next_page = cursor or nil }
+--  or nil, err. params: limit (1-1000), include_archived (boolean), page (a
+--  cursor from next_page).
+function Client:list(params, opts)
+  check_client("list", self)
+  local query = list_query("list", params)
+  opts = check_options("list", opts, CALL_OPTIONS)
+  return fetch_page(self, "list", query, opts)
+end
+
+--- client:each([params [, opts]]) -> iterator over every environment, page
+-- after page (fetched when needed). On a failure it gives false, err once
+-- and then stops: `for env, err in client:each() do if not env then ... end end`.
+function Client:each(params, opts)
+  check_client("each", self)
+  -- Raise now for bad params, options or missing credentials, not at the
+  -- first page.
+  list_query("each", params)
+  opts = check_options("each", opts, CALL_OPTIONS)
+  call_header_lines("each", private[self], opts, false)
+  local base = {}
+  for k, v in pairs(params or {}) do base[k] = v end
+  local cursor = base.page ~= null and base.page or nil
+  local items, i, done, fetched_with = nil, 0, false, nil
+  return function()
+    while not done do
+      if items and i < #items then
+        i = i + 1
+        return items[i]
+      end
+      if items and not cursor then break end
+      if items and cursor == fetched_with then   -- the same page again: it would never end
+        done = true
+        return false, new_error("decode", { status = 200, attempts = 1,
+          message = "the API gave the page cursor it was asked for as the next one" })
+      end
+      base.page, fetched_with = cursor, cursor
+      local page, err = fetch_page(self, "each", list_query("each", base), opts)
+      if not page then
+        done = true
+        return false, err
+      end
+      items, i, cursor = page.data, 0, page.next_page
+    end
+    done = true
+    return nil
+  end
+end
+
 --- client:close(): releases the connection now rather than at collection.
 function Client:close()
   local state = private[self]
@@ -718,9 +1085,42 @@ function M.default_client()
   return default_client
 end
 
+-- Each one-liner checks its arguments before the default client is made, so
+-- a mistake raises the same error whatever the environment variables say.
 function M.archive(id, opts)
   check_id("archive", id)
   return M.default_client():archive(id, opts)
+end
+
+function M.create(params, opts)
+  environment_body("create", params, false)
+  return M.default_client():create(params, opts)
+end
+
+function M.retrieve(id, opts)
+  check_id("retrieve", id)
+  return M.default_client():retrieve(id, opts)
+end
+
+function M.update(id, params, opts)
+  check_id("update", id)
+  environment_body("update", params, true)
+  return M.default_client():update(id, params, opts)
+end
+
+function M.delete(id, opts)
+  check_id("delete", id)
+  return M.default_client():delete(id, opts)
+end
+
+function M.list(params, opts)
+  list_query("list", params)
+  return M.default_client():list(params, opts)
+end
+
+function M.each(params, opts)
+  list_query("each", params)
+  return M.default_client():each(params, opts)
 end
 
 ---------------------------------------------------------------------------

@@ -1,0 +1,509 @@
+-- bin/anthropic-environments run as a process, under the Lua version busted
+-- runs on, against the fake API: its output, its exit codes and the exact
+-- requests it makes.
+local fake = require "spec.support.fake"
+local cjson = require "cjson"
+
+local EXAMPLE_ID = "env_011CZkZ9X2dpNyB7HsEFoRfW"
+local KEY = "sk-cli-test"
+
+-- The repository root (this file is spec/cli_spec.lua), as an absolute path.
+local ROOT = (function()
+  local source = debug.getinfo(1, "S").source:gsub("^@", "")
+  local dir = source:match("^(.*)spec/cli_spec%.lua$")
+  if dir == nil or dir == "" then dir = "./" end
+  if dir:sub(1, 1) ~= "/" then dir = os.getenv("PWD") .. "/" .. dir end
+  return (dir:gsub("/%./", "/"):gsub("/$", ""))
+end)()
+local CLI = ROOT .. "/bin/anthropic-environments"
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+-- Lua's own search paths are cleared, so the script has to find the
+-- library from where it is.
+local CLEAN_ENV = "env -u LUA_PATH -u LUA_CPATH -u LUA_INIT"
+for _, v in ipairs { "5_1", "5_2", "5_3", "5_4" } do
+  CLEAN_ENV = CLEAN_ENV .. " -u LUA_PATH_" .. v .. " -u LUA_CPATH_" .. v .. " -u LUA_INIT_" .. v
+end
+CLEAN_ENV = CLEAN_ENV .. " -u ANTHROPIC_API_KEY -u ANTHROPIC_AUTH_TOKEN -u ANTHROPIC_BASE_URL -u ANTHROPIC_LOG"
+
+describe("the command-line tool", function()
+  local server
+
+  setup(function() server = fake.start() end)
+  teardown(function() server:stop() end)
+  before_each(function() server:reset() end)
+
+  -- Runs the tool; returns stdout, stderr, exit code. opts: env (a string of
+  -- NAME=value words, replacing the default key and base URL), stdin (text),
+  -- command (instead of "<lua> <CLI>"), dir (working directory).
+  local function run(args, opts)
+    opts = opts or {}
+    local out, err, input = os.tmpname(), os.tmpname(), os.tmpname()
+    write_file(input, opts.stdin or "")
+    local words = {}
+    for i, a in ipairs(args) do words[i] = fake.shell_quote(a) end
+    local env = opts.env or ("ANTHROPIC_API_KEY=" .. KEY .. " ANTHROPIC_BASE_URL=" .. server.url)
+    local cmd = string.format("cd %s && %s %s %s %s <%s >%s 2>%s; echo $?",
+      fake.shell_quote(opts.dir or ROOT), CLEAN_ENV, env,
+      opts.command or (fake.interpreter() .. " " .. fake.shell_quote(CLI)),
+      table.concat(words, " "), input, out, err)
+    local p = io.popen(cmd)
+    local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
+    p:close()
+    local stdout, stderr = read_file(out), read_file(err)
+    os.remove(out); os.remove(err); os.remove(input)
+    return stdout, stderr, code
+  end
+
+  local function only_request()
+    local reqs = server:requests()
+    assert.are.equal(1, #reqs)
+    return reqs[1]
+  end
+
+  describe("help and usage errors", function()
+    it("--help prints the usage, the environment variables and the exit codes", function()
+      for _, args in ipairs { { "--help" }, { "-h" }, { "help" }, { "create", "--help" } } do
+        local out, err, code = run(args)
+        assert.are.equal(0, code)
+        assert.are.equal("", err)
+        assert.matches("^Usage: anthropic%-environments COMMAND", out)
+        for _, word in ipairs { "list", "get ID", "create --name", "update ID", "archive ID [ID ...]",
+                                "delete ID", "--json", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN",
+                                "ANTHROPIC_BASE_URL", "Exit status", "  2  usage error" } do
+          assert.matches(word, out, 1, true)
+        end
+      end
+    end)
+
+    it("--version prints the library's version", function()
+      local out, _, code = run { "--version" }
+      assert.are.equal(0, code)
+      assert.are.equal("anthropic-environments 0.1.0\n", out)
+    end)
+
+    it("exits 2 for usage errors, before any request", function()
+      local cases = {
+        { {}, "no command given" },
+        { { "frob" }, "unknown command 'frob'" },
+        { { "list", "--frob" }, "list: unknown option '--frob'" },
+        { { "list", "--limit" }, "list: --limit needs a value" },
+        { { "list", "--limit", "0" }, "--limit must be a whole number" },
+        { { "list", "--limit", "2.5" }, "--limit must be a whole number" },
+        { { "list", "--json=yes" }, "--json takes no value" },
+        { { "list", "extra" }, "list takes no arguments (got 'extra')" },
+        { { "get" }, "get needs ID" },
+        { { "get", "a", "b" }, "get needs ID" },
+        { { "archive" }, "archive needs ID [ID ...]" },
+        { { "archive", EXAMPLE_ID, ".." }, "archive: invalid environment id '..'" },
+        { { "create" }, "create needs --name" },
+        { { "create", "--name", "x", "--name", "y" }, "--name given twice" },
+        { { "create", "--name", "" }, "create: parameter 'name' must be 1 to 256 characters long (got 0)" },
+        { { "create", "--name", "x", "--scope", "global" }, "parameter 'scope' must be 'organization' or 'account'" },
+        { { "create", "--name", "x", "--metadata", "novalue" }, "--metadata 'novalue': expected KEY=VALUE" },
+        { { "create", "--name", "x", "--clear-description" }, "create: unknown option '--clear-description'" },
+        { { "create", "--name", "x", "--config", "/nonexistent/c.json" }, "--config: cannot read" },
+        { { "update", EXAMPLE_ID, "--description", "d", "--clear-description" }, "together" },
+        { { "update", EXAMPLE_ID }, "update: nothing to change" },
+      }
+      for _, case in ipairs(cases) do
+        local out, err, code = run(case[1])
+        assert.are.equal(2, code, table.concat(case[1], " "))
+        assert.are.equal("", out)
+        assert.matches("^anthropic%-environments: ", err)
+        assert.matches(case[2], err, 1, true)
+      end
+      assert.are.equal(0, #server:requests())
+    end)
+
+    it("exits 2 for a --config file that is not JSON or that the library refuses", function()
+      local path = os.tmpname()
+      write_file(path, "{ not json")
+      local _, err, code = run { "create", "--name", "x", "--config", path }
+      assert.are.equal(2, code)
+      assert.matches("not valid JSON", err, 1, true)
+      write_file(path, '{"type":"cloud","networking":{"type":"limited","alowed_hosts":[]}}')
+      _, err, code = run { "create", "--name", "x", "--config", path }
+      assert.are.equal(2, code)
+      assert.matches("unknown parameter 'config.networking.alowed_hosts'", err, 1, true)
+      write_file(path, '["cloud"]')
+      _, err, code = run { "update", EXAMPLE_ID, "--config", path }
+      assert.are.equal(2, code)
+      assert.matches("config.type", err, 1, true)
+      os.remove(path)
+      assert.are.equal(0, #server:requests())
+    end)
+  end)
+
+  describe("environment variables", function()
+    it("exits 3 without credentials, before any request", function()
+      local out, err, code = run({ "list" }, { env = "ANTHROPIC_BASE_URL=" .. server.url })
+      assert.are.equal(3, code)
+      assert.are.equal("", out)
+      assert.matches("no credentials", err, 1, true)
+      assert.are.equal(0, #server:requests())
+    end)
+
+    it("exits 3 for a base URL that is not http(s)", function()
+      local _, err, code = run({ "list" }, { env = "ANTHROPIC_API_KEY=k ANTHROPIC_BASE_URL=ftp://x" })
+      assert.are.equal(3, code)
+      assert.matches("base_url must be an http:// or https:// URL", err, 1, true)
+    end)
+
+    it("sends ANTHROPIC_API_KEY, or ANTHROPIC_AUTH_TOKEN as a bearer token", function()
+      assert.are.equal(0, select(3, run { "get", EXAMPLE_ID }))
+      assert.are.equal(KEY, only_request().header_map["x-api-key"])
+      server:reset()
+      assert.are.equal(0, select(3, run({ "get", EXAMPLE_ID },
+        { env = "ANTHROPIC_AUTH_TOKEN=tok ANTHROPIC_BASE_URL=" .. server.url })))
+      local h = only_request().header_map
+      assert.are.equal("Bearer tok", h["authorization"])
+      assert.is_nil(h["x-api-key"])
+      assert.are.equal("managed-agents-2026-04-01", h["anthropic-beta"])
+    end)
+  end)
+
+  describe("finding the library", function()
+    it("from its own path, when run through its #! line from another directory", function()
+      local out, err, code = run({ "get", EXAMPLE_ID }, { command = fake.shell_quote(CLI), dir = "/" })
+      assert.are.equal("", err)
+      assert.are.equal(0, code)
+      assert.matches("python%-data%-analysis", out)
+    end)
+
+    it("through a symbolic link to it", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      os.execute("mkdir -p " .. dir .. " && ln -s " .. fake.shell_quote(CLI) .. " " .. dir .. "/envs")
+      local out, err, code = run({ "get", EXAMPLE_ID },
+        { command = fake.interpreter() .. " " .. dir .. "/envs", dir = "/" })
+      os.execute("rm -rf " .. dir)
+      assert.are.equal("", err)
+      assert.are.equal(0, code)
+      assert.matches("python%-data%-analysis", out)
+    end)
+
+    it("from the LuaRocks tree it was installed into, when that tree is not on the search paths", function()
+      -- The layout `luarocks make --tree=T` leaves, made of links to this checkout.
+      local tree = os.tmpname()
+      os.remove(tree)
+      local v = _VERSION:match("%d+%.%d+")
+      local build = type(jit) == "table" and "jit" or v
+      local bin = tree .. "/lib/luarocks/rocks-" .. v .. "/anthropic-environments/0.1.0-1/bin"
+      os.execute(table.concat({
+        "mkdir -p " .. bin .. " " .. tree .. "/share/lua/" .. v .. " " .. tree .. "/lib/lua/" .. v,
+        "cp " .. fake.shell_quote(CLI) .. " " .. bin .. "/",
+        "ln -s " .. fake.shell_quote(ROOT .. "/lua/anthropic") .. " " .. tree .. "/share/lua/" .. v .. "/anthropic",
+        "ln -s " .. fake.shell_quote(ROOT .. "/build/" .. build .. "/anthropic") .. " " .. tree .. "/lib/lua/" .. v .. "/anthropic",
+      }, " && "))
+      local out, err, code = run({ "get", EXAMPLE_ID },
+        { command = fake.interpreter() .. " " .. bin .. "/anthropic-environments", dir = "/" })
+      os.execute("rm -rf " .. tree)
+      assert.are.equal("", err)
+      assert.are.equal(0, code)
+      assert.matches("python%-data%-analysis", out)
+    end)
+  end)
+
+  describe("list", function()
+    it("prints every environment as a table, fetching pages of 100", function()
+      local out, err, code = run { "list" }
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.are.equal(table.concat({
+        "ID                            NAME                  CONFIG              CREATED               ARCHIVED",
+        "env_unrestricted01            unrestricted-empty    cloud/unrestricted  2026-03-17T08:00:00Z  -",
+        "env_selfhosted01              self-hosted-runner    self_hosted         2026-03-16T09:00:00Z  -",
+        "env_011CZkZ9X2dpNyB7HsEFoRfW  python-data-analysis  cloud/limited       2026-03-15T10:00:00Z  -",
+        "" }, "\n"), out)
+      local req = only_request()
+      assert.are.equal("GET", req.method)
+      assert.are.equal("/v1/environments", req.path)
+      assert.are.equal("limit=100", req.query)
+    end)
+
+    it("--include-archived and --limit N: at most N, archived ones too", function()
+      assert.are.equal(0, select(3, run { "archive", EXAMPLE_ID }))
+      local out, _, code = run { "list", "--include-archived", "--limit=2" }
+      assert.are.equal(0, code)
+      local lines = {}
+      for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.are.equal(3, #lines)
+      assert.are.equal("include_archived=true&limit=2", server:requests()[2].query)
+      out = run { "list", "--include-archived" }
+      assert.matches(EXAMPLE_ID .. "  python%-data%-analysis  cloud/limited       2026%-03%-15T10:00:00Z  %d%d%d%d%-", out)
+      out = run { "list" }
+      assert.is_nil(out:find(EXAMPLE_ID, 1, true))
+    end)
+
+    it("follows next_page until the end", function()
+      for i = 1, 101 do
+        local at = string.format("2026-04-01T00:%02d:%02dZ", math.floor(i / 60), i % 60)
+        server:put_environment { id = string.format("env_many_%03d", i), name = "many-" .. i,
+          type = "environment", archived_at = cjson.null, description = cjson.null, metadata = {},
+          created_at = at, updated_at = at, config = { type = "self_hosted" } }
+      end
+      local out, _, code = run { "list", "--json" }
+      assert.are.equal(0, code)
+      local list = cjson.decode(out)
+      assert.are.equal(104, #list)
+      assert.are.equal("env_many_101", list[1].id)
+      assert.are.equal(EXAMPLE_ID, list[104].id)
+      local reqs = server:requests()
+      assert.are.equal(2, #reqs)
+      assert.matches("^limit=100&page=page_%x+$", reqs[2].query)
+    end)
+
+    it("--json prints a JSON array of the environments, empty arrays as []", function()
+      local out, _, code = run { "list", "--json", "--limit", "1" }
+      assert.are.equal(0, code)
+      local _, body = server:api("GET", "/v1/environments/env_unrestricted01")
+      assert.are.equal("[" .. body .. "]\n", out)
+      assert.matches('"pip":[]', out, 1, true)
+      assert.are.equal("limit=1", server:requests()[1].query)
+    end)
+
+    it("says so when there is nothing to list", function()
+      server:script { { status = 200, body = '{"data":[],"next_page":null}' } }
+      assert.are.equal("no environments\n", (run { "list" }))
+      server:script { { status = 200, body = '{"data":[],"next_page":null}' } }
+      assert.are.equal("[]\n", (run { "list", "--json" }))
+    end)
+  end)
+
+  describe("get", function()
+    it("prints one environment as a readable table", function()
+      local out, err, code = run { "get", EXAMPLE_ID }
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.are.equal(table.concat({
+        "id                env_011CZkZ9X2dpNyB7HsEFoRfW",
+        "name              python-data-analysis",
+        "description       Python environment with data-analysis packages.",
+        "scope             organization",
+        "config            cloud/limited",
+        "allowed hosts     api.example.com",
+        "mcp servers       no",
+        "package managers  yes",
+        "packages apt      string",
+        "packages cargo    string",
+        "packages gem      string",
+        "packages go       string",
+        "packages npm      string",
+        "packages pip      pandas, numpy",
+        "metadata          -",
+        "created           2026-03-15T10:00:00Z",
+        "updated           2026-03-15T10:00:00Z",
+        "archived          -",
+        "" }, "\n"), out)
+      local req = only_request()
+      assert.are.equal("GET", req.method)
+      assert.are.equal("/v1/environments/" .. EXAMPLE_ID, req.path)
+    end)
+
+    it("--json prints exactly the JSON the API sent (keys sorted, empty arrays kept)", function()
+      for _, id in ipairs { EXAMPLE_ID, "env_selfhosted01", "env_unrestricted01" } do
+        local out, _, code = run { "get", id, "--json" }
+        assert.are.equal(0, code)
+        local _, body = server:api("GET", "/v1/environments/" .. id)
+        assert.are.equal(body .. "\n", out)
+      end
+    end)
+
+    it("never writes control characters from the API to the terminal", function()
+      server:put_environment { id = "env_evil", name = "evil\27[31mred\n", type = "environment",
+        archived_at = cjson.null, description = "a\rb", metadata = { ["k\27"] = "v\7" },
+        created_at = "2026-01-01T00:00:00Z", updated_at = "2026-01-01T00:00:00Z",
+        config = { type = "self_hosted" } }
+      local out = run { "get", "env_evil" }
+      assert.is_nil(out:find("\27", 1, true))
+      assert.is_nil(out:find("\r", 1, true))
+      assert.is_nil(out:find("\7", 1, true))
+      assert.matches("\nname +evil%?%[31mred%?\n", out)
+      assert.matches("\ndescription +a%?b\n", out)
+      assert.matches("\nmetadata +k%?=v%?\n", out)
+    end)
+
+    it("exits 1 with the API's error for an unknown id", function()
+      local out, err, code = run { "get", "env_missing" }
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("^anthropic%-environments: api error 404 not_found_error %(environment_not_found%): "
+        .. "Environment 'env_missing' not found %[request%-id req_fake_%d+%]\n$", err)
+    end)
+
+    it("exits 1 for a proxy's HTML error page", function()
+      local quick = { ["retry-after-ms"] = "1" }
+      server:script { { status = 502, headers = quick }, { status = 502, headers = quick },
+                      { status = 502, headers = quick } }
+      local _, err, code = run { "get", EXAMPLE_ID }
+      assert.are.equal(1, code)
+      assert.matches("api error 502", err, 1, true)
+      assert.are.equal(3, #server:requests())   -- the library's retries
+    end)
+  end)
+
+  describe("create", function()
+    it("sends the flags as the body and prints the new environment", function()
+      local path = os.tmpname()
+      write_file(path, '{"type":"cloud","networking":{"type":"limited","allowed_hosts":[],'
+        .. '"allow_package_managers":true},"packages":{"pip":["pandas"],"npm":[]}}')
+      local out, err, code = run { "create", "--name", "data team", "--description", "for \"data\"",
+        "--scope", "account", "--config", path, "--metadata", "team=data", "--metadata", "tier=a=b" }
+      os.remove(path)
+      assert.are.equal("", err)
+      assert.are.equal(0, code)
+      local req = only_request()
+      assert.are.equal("POST", req.method)
+      assert.are.equal("/v1/environments", req.path)
+      assert.are.equal("application/json", req.header_map["content-type"])
+      assert.are.equal('{"config":{"networking":{"allow_package_managers":true,"allowed_hosts":[],'
+        .. '"type":"limited"},"packages":{"npm":[],"pip":["pandas"]},"type":"cloud"},'
+        .. '"description":"for \\"data\\"","metadata":{"team":"data","tier":"a=b"},'
+        .. '"name":"data team","scope":"account"}', req.body)
+      assert.matches("^id                env_fake_%d+\nname              data team\n", out)
+      assert.matches("packages pip      pandas\nmetadata          team=data, tier=a=b\n", out, 1, true)
+    end)
+
+    it("reads --config - from stdin, and --json prints what the API gave", function()
+      local out, _, code = run({ "create", "--name=runner", "--config", "-", "--json" },
+        { stdin = '{"type":"self_hosted"}' })
+      assert.are.equal(0, code)
+      assert.are.equal('{"config":{"type":"self_hosted"},"name":"runner"}', only_request().body)
+      local env = cjson.decode(out)
+      local _, body = server:api("GET", "/v1/environments/" .. env.id)
+      assert.are.equal(body .. "\n", out)
+    end)
+  end)
+
+  describe("update", function()
+    it("sends only the flags given", function()
+      local out, _, code = run { "update", "env_selfhosted01", "--name", "renamed", "--clear-description",
+        "--metadata", "owner=", "--metadata", "new=1" }
+      assert.are.equal(0, code)
+      local req = only_request()
+      assert.are.equal("POST", req.method)
+      assert.are.equal("/v1/environments/env_selfhosted01", req.path)
+      assert.are.equal('{"description":null,"metadata":{"new":"1","owner":""},"name":"renamed"}', req.body)
+      assert.matches("\nname +renamed\ndescription +%-\n", out)
+      assert.matches("\nmetadata +new=1\n", out)
+    end)
+
+    it("sends a config read back from get --json unchanged", function()
+      local out = run { "get", "env_unrestricted01", "--json" }
+      local path = os.tmpname()
+      write_file(path, cjson.encode(cjson.decode(out).config))   -- empty arrays become {} here
+      server:reset()
+      local _, _, code = run { "update", "env_unrestricted01", "--config", path }
+      os.remove(path)
+      assert.are.equal(0, code)
+      assert.are.equal('{"config":{"networking":{"type":"unrestricted"},"packages":{"apt":[],"cargo":[],'
+        .. '"gem":[],"go":[],"npm":[],"pip":[],"type":"packages"},"type":"cloud"}}', only_request().body)
+    end)
+
+    it("exits 1 with the error code for an archived environment", function()
+      run { "archive", EXAMPLE_ID }
+      local out, err, code = run { "update", EXAMPLE_ID, "--name", "late" }
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("(environment_archived)", err, 1, true)
+    end)
+  end)
+
+  describe("archive", function()
+    it("archives every id given, in order, with a summary on stderr", function()
+      local out, err, code = run { "archive", EXAMPLE_ID, "env_selfhosted01" }
+      assert.are.equal(0, code)
+      assert.matches("^archived " .. EXAMPLE_ID .. "  python%-data%-analysis  %d%d%d%d%-%d%d%-%d%dT[%d:]+Z\n"
+        .. "archived env_selfhosted01  self%-hosted%-runner  %d%d%d%d%-%d%d%-%d%dT[%d:]+Z\n$", out)
+      assert.are.equal("archived 2 of 2 environments\n", err)   -- no progress: stderr is a file
+      local reqs = server:requests()
+      assert.are.equal(2, #reqs)
+      assert.are.equal("/v1/environments/" .. EXAMPLE_ID .. "/archive", reqs[1].path)
+      assert.are.equal("/v1/environments/env_selfhosted01/archive", reqs[2].path)
+      assert.are.equal("POST", reqs[2].method)
+      assert.are.equal("", reqs[2].body)
+    end)
+
+    it("goes on after a failure, reports it, and exits 1", function()
+      local out, err, code = run { "archive", "env_missing", EXAMPLE_ID }
+      assert.are.equal(1, code)
+      assert.matches("^archived " .. EXAMPLE_ID, out)
+      assert.matches("^anthropic%-environments: env_missing: api error 404 not_found_error "
+        .. "%(environment_not_found%)[^\n]*\narchived 1 of 2 environments, 1 failed\n$", err)
+      assert.are.equal(2, #server:requests())
+    end)
+
+    it("--json prints one result per id, with the environment or the error", function()
+      local out, err, code = run { "archive", "--json", "env_missing", "env_unrestricted01" }
+      assert.are.equal(1, code)
+      assert.matches("archived 1 of 2 environments, 1 failed\n$", err)
+      local results = cjson.decode(out)
+      assert.are.equal(2, #results)
+      assert.are.equal("env_missing", results[1].id)
+      assert.are.same({ kind = "api", status = 404, type = "not_found_error", error_code = "environment_not_found",
+        message = "Environment 'env_missing' not found", request_id = results[1].error.request_id }, results[1].error)
+      assert.are.equal("env_unrestricted01", results[2].id)
+      assert.are.equal("env_unrestricted01", results[2].environment.id)
+      assert.matches('"pip":[]', out, 1, true)
+    end)
+
+    it("shows a progress line on stderr when stderr is a terminal", function()
+      if not os.execute("command -v script >/dev/null 2>&1") then
+        pending("needs script(1) for a pseudo-terminal")
+        return
+      end
+      -- script(1) gives the tool a terminal; stdout goes to a file, so the
+      -- terminal carries only stderr.
+      local out_file = os.tmpname()
+      local inner = string.format("%s ANTHROPIC_API_KEY=%s ANTHROPIC_BASE_URL=%s %s %s archive %s env_selfhosted01 >%s",
+        CLEAN_ENV, KEY, server.url, fake.interpreter(), fake.shell_quote(CLI), EXAMPLE_ID, out_file)
+      local p = io.popen("script -qec " .. fake.shell_quote(inner) .. " /dev/null; echo \"rc=$?\"")
+      local terminal = p:read("*a")
+      p:close()
+      local out = read_file(out_file)
+      os.remove(out_file)
+      assert.matches("rc=0", terminal, 1, true)
+      assert.matches("\r\27[K[1/2] archiving " .. EXAMPLE_ID, terminal, 1, true)
+      assert.matches("\r\27[K[2/2] archiving env_selfhosted01", terminal, 1, true)
+      assert.matches("archived 2 of 2 environments", terminal, 1, true)
+      assert.is_nil(out:find("\27", 1, true))
+      assert.matches("^archived " .. EXAMPLE_ID, out)
+    end)
+  end)
+
+  describe("delete", function()
+    it("deletes and says so; --json prints the API's answer", function()
+      local out, err, code = run { "delete", "env_selfhosted01" }
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.are.equal("deleted env_selfhosted01\n", out)
+      local req = only_request()
+      assert.are.equal("DELETE", req.method)
+      assert.are.equal("/v1/environments/env_selfhosted01", req.path)
+      out, _, code = run { "delete", "--json", "env_unrestricted01" }
+      assert.are.equal(0, code)
+      assert.are.equal('{"id":"env_unrestricted01","type":"environment_deleted"}\n', out)
+    end)
+
+    it("exits 1 when there is nothing to delete", function()
+      local out, err, code = run { "delete", "env_missing" }
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("404", err, 1, true)
+    end)
+  end)
+end)
