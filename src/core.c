@@ -202,7 +202,8 @@ static void check_request(lua_State *L, int first, transport_request_t *req,
 /* Pushes the outcome of a done transfer:
  *   status, headers, body            on an answer (any HTTP status)
  *   nil, kind, message, status-seen  on a failure, kind being "connection",
- *                                    "timeout" or "decode" (body too large) */
+ *                                    "timeout", "decode" (body too large) or
+ *                                    "cancelled" (the client was closed) */
 static int push_outcome(lua_State *L, const transfer_t *x) {
     char message[CURL_ERROR_SIZE + 128];
     long status;
@@ -219,6 +220,10 @@ static int push_outcome(lua_State *L, const transfer_t *x) {
     case TRANSPORT_TOO_LARGE:
         lua_pushnil(L);
         lua_pushliteral(L, "decode");
+        break;
+    case TRANSPORT_CANCELLED:
+        lua_pushnil(L);
+        lua_pushliteral(L, "cancelled");
         break;
     default:
         lua_pushnil(L);
@@ -256,10 +261,10 @@ static int client_start(lua_State *L) {
 /* client:drive([wait]) -> number of requests still running. Does the work
  * that is ready, waiting up to `wait` seconds (default 0) for some. */
 static int client_drive(lua_State *L) {
-    client_t *c = check_open_client(L);
+    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
     lua_Number wait = luaL_optnumber(L, 2, 0);
-    transport_drive(&c->transport, wait > 0 ? (long)ceil(wait * 1000.0) : 0);
-    lua_pushinteger(L, c->transport.n_running);
+    if (c->open) transport_drive(&c->transport, wait > 0 ? (long)ceil(wait * 1000.0) : 0);
+    lua_pushinteger(L, c->open ? c->transport.n_running : 0);
     return 1;
 }
 
@@ -272,11 +277,11 @@ static double now_seconds(void) {
 /* client:run(request [, max_wait]) -> done: drives until that request is
  * done, or max_wait seconds have passed. */
 static int client_run(lua_State *L) {
-    client_t *c = check_open_client(L);
+    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
     request_t *r = luaL_checkudata(L, 2, REQUEST_MT);
     lua_Number max_wait = luaL_optnumber(L, 3, -1);
     double deadline = max_wait >= 0 ? now_seconds() + max_wait : 0;
-    while (r->x.state == TRANSFER_RUNNING) {
+    while (c->open && r->x.state == TRANSFER_RUNNING) {
         long slice = 1000;
         if (max_wait >= 0) {
             double left = deadline - now_seconds();
@@ -294,14 +299,14 @@ static int client_run(lua_State *L) {
  * anyway (nil: no timer), for event loops that wait themselves (luv,
  * cqueues, a game engine) and then call client:drive(). */
 static int client_fds(lua_State *L) {
-    client_t *c = check_open_client(L);
+    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
     fd_set rd, wr, ex;
     int max_fd = -1, fd, n = 0;
     long timeout;
     FD_ZERO(&rd);
     FD_ZERO(&wr);
     FD_ZERO(&ex);
-    curl_multi_fdset(c->transport.multi, &rd, &wr, &ex, &max_fd);
+    if (c->open) curl_multi_fdset(c->transport.multi, &rd, &wr, &ex, &max_fd);
     lua_newtable(L);
     for (fd = 0; fd <= max_fd; fd++) {
         int r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
@@ -315,7 +320,7 @@ static int client_fds(lua_State *L) {
         lua_setfield(L, -2, "write");
         lua_rawseti(L, -2, ++n);
     }
-    timeout = transport_timeout_ms(&c->transport);
+    timeout = c->open ? transport_timeout_ms(&c->transport) : -1;
     if (timeout < 0) lua_pushnil(L);
     else lua_pushnumber(L, (lua_Number)timeout / 1000.0);
     return 2;

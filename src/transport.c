@@ -165,7 +165,7 @@ void transport_close(transport_t *t) {
         detach(x);
         x->state = TRANSFER_DONE;
         x->result = CURLE_ABORTED_BY_CALLBACK;
-        snprintf(x->errbuf, sizeof x->errbuf, "the client was closed");
+        x->cancelled = 1;
     }
     if (t->multi != NULL) curl_multi_cleanup(t->multi);
     if (t->share != NULL) curl_share_cleanup(t->share);
@@ -221,7 +221,7 @@ int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req
     x->result = CURLE_OK;
     x->status = 0;
     x->max_body = c->max_body;
-    x->body_too_large = x->out_of_memory = x->stalled = 0;
+    x->body_too_large = x->out_of_memory = x->stalled = x->cancelled = 0;
     x->stall_timeout_ms = c->stall_timeout_ms;
     x->last_progress = monotonic_now();
     x->last_down = x->last_up = 0;
@@ -351,6 +351,10 @@ transport_status_t transfer_outcome(const transfer_t *x, long *status,
         snprintf(message, message_size, "response body larger than the limit of %lu bytes",
                  (unsigned long)x->max_body);
         return TRANSPORT_TOO_LARGE;
+    }
+    if (x->cancelled) {
+        snprintf(message, message_size, "the client was closed");
+        return TRANSPORT_CANCELLED;
     }
     if (x->stalled) {
         snprintf(message, message_size, "no data received for %ld ms (stall_timeout)", x->stall_timeout_ms);

@@ -46,7 +46,8 @@ typedef enum {
     TRANSPORT_CONNECTION,         /* refused, reset, DNS, TLS, truncated... */
     TRANSPORT_TIMEOUT,            /* timeout, connect timeout, stall */
     TRANSPORT_TOO_LARGE,          /* body over max_body */
-    TRANSPORT_NO_MEMORY
+    TRANSPORT_NO_MEMORY,
+    TRANSPORT_CANCELLED           /* its transport was closed while it ran */
 } transport_status_t;
 
 typedef struct transport transport_t;
@@ -63,7 +64,7 @@ struct transfer {
     CURLcode result;
     long status;
     size_t max_body;
-    int body_too_large, out_of_memory, stalled;
+    int body_too_large, out_of_memory, stalled, cancelled;
     long stall_timeout_ms;
     double last_progress;         /* monotonic seconds when bytes last moved */
     curl_off_t last_down, last_up;
