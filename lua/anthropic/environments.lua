@@ -828,6 +828,14 @@ function Call:wait(timeout)
   end
 end
 
+--- call:next_timer() -> seconds until the call must be polled for a retry
+-- that is waiting (0 when it is due), or nil when it waits on the network
+-- only (see client:fds) or is done. For external event loops.
+function Call:next_timer()
+  if self.done or not self.retry_at then return nil end
+  return max(self.retry_at - core.now(), 0)
+end
+
 --- call:cancel(): stops the call and frees its connection slot. A later
 -- poll() gives true, nil, err with err.kind == "cancelled".
 function Call:cancel()
@@ -955,8 +963,14 @@ function Client:archive_many(ids, opts)
           yield(min(wait, 0.005))
         elseif running then
           transport:drive(min(wait, 1))
-        elseif wait > 0 then
-          sleep(wait)
+        else
+          -- Only retries are waiting: the sleep function is trusted, as in
+          -- Call:wait, so the earliest of them is due once it returns.
+          if wait > 0 then sleep(wait) end
+          for _, entry in ipairs(active) do
+            local at = entry.call.retry_at
+            if at and at <= next_timer then entry.call.retry_at = core.now() end
+          end
         end
       end
     end
@@ -1064,6 +1078,27 @@ function Client:each(params, opts)
     done = true
     return nil
   end
+end
+
+--- client:drive([wait]) -> number of requests still in flight.
+-- Does the network work that is ready for every call of this client,
+-- waiting up to `wait` seconds (default 0: never blocks) for some.
+function Client:drive(wait)
+  check_client("drive", self)
+  if wait ~= nil and (type(wait) ~= "number" or not (wait >= 0)) then
+    argerror("drive", "wait must be a non-negative number of seconds")
+  end
+  return private[self].transport:drive(wait or 0)
+end
+
+--- client:fds() -> sockets, timeout
+-- For event loops that wait on sockets themselves (luv, cqueues, a game
+-- engine): the sockets libcurl is waiting on, as { {fd =, read =, write =} },
+-- and the seconds until it must be driven anyway (nil: no timer). Wait for
+-- either, then call client:drive() and poll your calls.
+function Client:fds()
+  check_client("fds", self)
+  return private[self].transport:fds()
 end
 
 --- client:close(): releases the connection now rather than at collection.
