@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 60
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 BUSTED_54  := lua5.4 /usr/bin/busted --output=utfTerminal
 
-.PHONY: all deps demo test sanitize valgrind fuzz help clean
+.PHONY: all deps demo test lint sanitize valgrind fuzz help clean
 
 all: $(CORES)
 
@@ -55,8 +55,10 @@ demo: deps
 	@$(MAKE) -s --no-print-directory $(call CORE,$(patsubst lua%,%,$(DEMO_LUA:luajit=jit)))
 	@scripts/demo $(DEMO_LUA)
 
+# Warnings fail the test build.
 test: deps
-	@$(MAKE) -s --no-print-directory all build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
+	@$(MAKE) -s --no-print-directory WARN="$(WARN) -Werror" \
+	  all build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
@@ -81,9 +83,15 @@ fuzz: deps build/fuzz/fuzz_response
 	build/fuzz/fuzz_response -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
 	  -print_final_stats=1 build/fuzz/corpus fuzz/corpus
 
+LUA_SOURCES := lua bin/anthropic-environments examples spec fake
+
+lint: deps
+	luacheck -q $(LUA_SOURCES)
+
 help:
 	@echo "make demo   archive an environment (fake API unless ANTHROPIC_API_KEY is set)"
 	@echo "make test   busted on Lua $(LUA_VERSIONS), then under ASan+UBSan and valgrind, then fuzzing"
+	@echo "make lint       luacheck over every Lua file"
 	@echo "make sanitize   busted (Lua 5.4) with the core under ASan + UBSan"
 	@echo "make valgrind   busted (Lua 5.4) under valgrind memcheck"
 	@echo "make fuzz       libFuzzer over the response path for FUZZ_SECONDS (60)"

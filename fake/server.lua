@@ -567,7 +567,7 @@ local function retrieve_env(req, id)
   return 200, state.envs[id]
 end
 
-local function create_env(req, body)
+local function create_env(_, body)
   if not is_object(body) then invalid("request body must be a JSON object") end
   check_fields(body, { name = 1, config = 1, description = 1, metadata = 1, scope = 1 }, "")
   if body.name == nil then invalid("name: field required") end

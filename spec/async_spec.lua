@@ -139,7 +139,7 @@ describe("async", function()
       local call = client:archive_async(ID)
       local transport = call.transport
       assert.are.equal(1, transport:drive(0))
-      call = nil
+      call = nil   -- luacheck: ignore (the point: drop the only reference)
       collectgarbage()
       collectgarbage()
       assert.are.equal(0, transport:drive(0))

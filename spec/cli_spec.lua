@@ -494,8 +494,9 @@ describe("the command-line tool", function()
       local req = only_request()
       assert.are.equal("DELETE", req.method)
       assert.are.equal("/v1/environments/env_selfhosted01", req.path)
-      out, _, code = run { "delete", "--json", "env_unrestricted01" }
+      out, err, code = run { "delete", "--json", "env_unrestricted01" }
       assert.are.equal(0, code)
+      assert.are.equal("", err)
       assert.are.equal('{"id":"env_unrestricted01","type":"environment_deleted"}\n', out)
     end)
 

@@ -96,7 +96,8 @@ describe("fake Environments API", function()
     assert.are.equal("env_unrestricted01", page.data[1].id)
     local ids = { page.data[1].id }
     while page.next_page ~= cjson.null do
-      _, body = server:api("GET", "/v1/environments?limit=1&page=" .. page.next_page)
+      status, body = server:api("GET", "/v1/environments?limit=1&page=" .. page.next_page)
+      assert.are.equal(200, status)
       page = cjson.decode(body)
       ids[#ids + 1] = page.data[1].id
     end

@@ -34,7 +34,7 @@ local ok, err = pcall(function()
       assert(not environments.encode({ [1] = 1, x = 2 }))
     elseif kind == 5 then
       local n = 0
-      for env in client:each { limit = 2 } do
+      for _ in client:each { limit = 2 } do
         n = n + 1
         if n == 3 then break end   -- two pages, then the iterator is dropped
       end

@@ -1,12 +1,13 @@
 -- anthropic.environments: a Lua client for Anthropic's Environments API.
 --
--- This file is the whole Lua API: argument checking, headers, retries and
--- errors. The HTTP call and the JSON decoding happen in the C core
+-- This file is the whole Lua API: the calls (blocking, async and many at
+-- once), argument checking, headers, retries, errors and helpers. The HTTP
+-- transport and all JSON work happen in the C core
 -- (anthropic.environments.core, src/).
 local core = require "anthropic.environments.core"
 
-local type, pairs, ipairs, tostring, tonumber, error, select =
-      type, pairs, ipairs, tostring, tonumber, error, select
+local type, pairs, ipairs, tostring, tonumber, error =
+      type, pairs, ipairs, tostring, tonumber, error
 local setmetatable, getmetatable = setmetatable, getmetatable
 local concat, format, floor, min, max = table.concat, string.format, math.floor, math.min, math.max
 
@@ -472,11 +473,11 @@ local function interpret(status, headers, body)
     local value, decode_err = core.decode(body)
     -- Debian's lua-cjson gives arrays and objects alike as plain tables.
     if type(value) == "table" and body:find("^%s*{") then return value end
-    local got = value == null and "null" or (type(value) == "table" and "an array") or type(value)
+    local kind_of = value == null and "null" or (type(value) == "table" and "an array") or type(value)
     return nil, new_error("decode", {
       status = status, request_id = request_id, headers = headers, body = cap(body),
       message = value == nil and ("invalid JSON in the answer: " .. tostring(decode_err))
-                or ("expected a JSON object, got " .. got),
+                or ("expected a JSON object, got " .. kind_of),
     })
   end
   local decoded = core.decode(body)

@@ -90,7 +90,7 @@ function M.start(opts)
   opts = opts or {}
   local lua = os.getenv("FAKE_LUA") or "lua5.3"
   local out = os.tmpname()
-  local extra, cert, key = "", nil, nil
+  local extra, cert, key = "", nil, nil   -- luacheck: ignore key
   if opts.tls then
     cert, key = self_signed()
     extra = " --tls-cert " .. shell_quote(cert) .. " --tls-key " .. shell_quote(key)
