@@ -84,7 +84,7 @@ fuzz: deps build/fuzz/fuzz_response
 # Side-by-side benchmarks (never part of `make test`): installs what they
 # need (deps/bench-packages.txt, the official TypeScript SDK into
 # bench/node_modules), starts its own servers on loopback, prints one table
-# and writes it to bench/results.md. Takes about five minutes.
+# and writes it to bench/results.md. Takes about three minutes.
 bench: deps bench-deps $(call CORE,jit) $(call CORE,5.4) build/bench/delay-server
 	@bench/run
 
@@ -108,7 +108,7 @@ help:
 	@echo "make sanitize   busted (Lua 5.4) with the core under ASan + UBSan"
 	@echo "make valgrind   busted (Lua 5.4) under valgrind memcheck"
 	@echo "make fuzz       libFuzzer over the response path for FUZZ_SECONDS (60)"
-	@echo "make bench      side-by-side benchmarks; writes bench/results.md (about 5 minutes)"
+	@echo "make bench      side-by-side benchmarks; writes bench/results.md (about 3 minutes)"
 	@echo "make all    build the C core for each Lua version into build/"
 	@echo "make clean  remove build/"
 

@@ -22,7 +22,10 @@ local function thousands(n)
   digits = digits:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
   return sign .. digits
 end
-local function x(r) if not r then return "n/a" end return string.format("%.2f×", r) end
+local function x(r)
+  if not r then return "n/a" end
+  return string.format(r < 0.1 and "%.3f×" or "%.2f×", r)
+end
 local function pct(part, whole) return string.format("%.0f%%", 100 * part / whole) end
 local function secs(s) return string.format("%.3f s", s) end
 local function kib(k) return string.format("%.1f MiB", k / 1024) end
@@ -353,21 +356,30 @@ for _, v in ipairs(verdicts) do
 end
 local summary = string.format("Targets met: %d of %d.%s", #met, #verdicts,
   #missed > 0 and (" Missed: " .. table.concat(missed, "; ") .. ".") or "")
+if R["conc.ours.64"] == "unavailable" then
+  summary = summary .. " Not measured: concurrency 64 within 1.25 × ideal (no archive_many in this build)."
+end
 
 print(tbl)
 print()
 print(summary)
 
+local INFO = {
+  { "date", "date" }, { "cpu", "CPU" }, { "memory", "memory" }, { "os", "system" }, { "load", "load" },
+  { "luajit", "LuaJIT" }, { "lua54", "Lua 5.4" }, { "curl", "libcurl" }, { "cjson", "lua-cjson" },
+  { "luasocket", "LuaSocket" }, { "nginx", "nginx" }, { "wrk", "wrk" }, { "node", "Node.js" },
+  { "sdk", "TypeScript SDK" }, { "python", "Python" }, { "valgrind", "valgrind" }, { "params", "run" },
+}
 local info = {}
-for _, k in ipairs { "date", "cpu", "memory", "os", "load", "luajit", "lua54", "curl", "cjson", "luasocket",
-                     "nginx", "wrk", "node", "sdk", "python", "valgrind", "params" } do
-  if R["info." .. k] then info[#info + 1] = "- " .. R["info." .. k] end
+for _, k in ipairs(INFO) do
+  if R["info." .. k[1]] then info[#info + 1] = string.format("- %s: %s", k[2], R["info." .. k[1]]) end
 end
 
 local md = table.concat({
   "# Benchmark results",
   "",
-  "Written by `make bench` (bench/run); every figure below comes from one run of it.",
+  "Written by `make bench` (bench/run); every figure below comes from one run",
+  "of it, on the machine described first.",
   "",
   "## Machine and versions",
   "",
