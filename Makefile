@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 60
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 BUSTED_54  := lua5.4 /usr/bin/busted --output=utfTerminal
 
-.PHONY: all deps demo test lint sanitize valgrind fuzz help clean
+.PHONY: all deps demo test lint sanitize valgrind fuzz bench bench-deps help clean
 
 all: $(CORES)
 
@@ -88,6 +88,27 @@ LUA_SOURCES := lua bin/anthropic-environments examples spec fake
 lint: deps
 	luacheck -q $(LUA_SOURCES)
 
+# Side-by-side benchmarks (never part of `make test`): installs what they
+# need (deps/bench-packages.txt, the official TypeScript SDK into
+# bench/node_modules), starts its own servers on loopback, prints one table
+# and writes it to bench/results.md. Takes about three minutes.
+bench: deps bench-deps $(call CORE,jit) $(call CORE,5.4) build/bench/delay-server
+	@bench/run
+
+# The server answering after a delay, for the concurrency measurements.
+build/bench/delay-server: bench/delay-server.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $(WARN) -o $@ $<
+
+bench-deps: bench/node_modules/@anthropic-ai/sdk/package.json
+	@scripts/install-deps deps/bench-packages.txt
+
+# The SDK at the version bench/package-lock.json records.
+bench/node_modules/@anthropic-ai/sdk/package.json: bench/package.json bench/package-lock.json
+	@scripts/install-deps deps/bench-packages.txt
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 help:
 	@echo "make demo   archive an environment (fake API unless ANTHROPIC_API_KEY is set)"
 	@echo "make test   busted on Lua $(LUA_VERSIONS), then under ASan+UBSan and valgrind, then fuzzing"
@@ -95,6 +116,7 @@ help:
 	@echo "make sanitize   busted (Lua 5.4) with the core under ASan + UBSan"
 	@echo "make valgrind   busted (Lua 5.4) under valgrind memcheck"
 	@echo "make fuzz       libFuzzer over the response path for FUZZ_SECONDS (60)"
+	@echo "make bench      side-by-side benchmarks; writes bench/results.md (about 3 minutes)"
 	@echo "make all    build the C core for each Lua version into build/"
 	@echo "make clean  remove build/"
 
