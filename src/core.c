@@ -3,7 +3,6 @@
  * (lua/anthropic/environments.lua) builds the API on top of this. */
 #include <ctype.h>
 #include <stdint.h>
-#include <sys/select.h>
 #include <unistd.h>
 #include <errno.h>
 #include <math.h>
@@ -300,27 +299,20 @@ static int client_run(lua_State *L) {
  * cqueues, a game engine) and then call client:drive(). */
 static int client_fds(lua_State *L) {
     client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
-    fd_set rd, wr, ex;
-    int max_fd = -1, fd, n = 0;
-    long timeout;
-    FD_ZERO(&rd);
-    FD_ZERO(&wr);
-    FD_ZERO(&ex);
-    if (c->open) curl_multi_fdset(c->transport.multi, &rd, &wr, &ex, &max_fd);
-    lua_newtable(L);
-    for (fd = 0; fd <= max_fd; fd++) {
-        int r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
-        if (!r && !w && !FD_ISSET(fd, &ex)) continue;
+    long timeout = c->open ? transport_timeout_ms(&c->transport) : -1;
+    int i, n = c->open ? c->transport.n_sockets : 0;
+    lua_createtable(L, n, 0);
+    for (i = 0; i < n; i++) {
+        const watched_socket_t *w = &c->transport.sockets[i];
         lua_createtable(L, 0, 3);
-        lua_pushinteger(L, fd);
+        lua_pushinteger(L, (lua_Integer)w->fd);
         lua_setfield(L, -2, "fd");
-        lua_pushboolean(L, r);
+        lua_pushboolean(L, (w->what & CURL_POLL_IN) != 0);
         lua_setfield(L, -2, "read");
-        lua_pushboolean(L, w);
+        lua_pushboolean(L, (w->what & CURL_POLL_OUT) != 0);
         lua_setfield(L, -2, "write");
-        lua_rawseti(L, -2, ++n);
+        lua_rawseti(L, -2, i + 1);
     }
-    timeout = c->open ? transport_timeout_ms(&c->transport) : -1;
     if (timeout < 0) lua_pushnil(L);
     else lua_pushnumber(L, (lua_Number)timeout / 1000.0);
     return 2;

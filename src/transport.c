@@ -1,6 +1,7 @@
 /* The HTTP transport over libcurl's multi interface. See transport.h. */
 #include "transport.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,33 +62,12 @@ static double monotonic_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Stall detection: libcurl calls this about once a second and whenever
- * bytes move. Its own LOW_SPEED check averages over several seconds, so a
- * few early bytes would hide a stall for that long. */
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-                       curl_off_t ultotal, curl_off_t ulnow) {
-    transfer_t *x = userdata;
-    double now = monotonic_now();
-    (void)dltotal;
-    (void)ultotal;
-    if (dlnow != x->last_down || ulnow != x->last_up) {
-        x->last_down = dlnow;
-        x->last_up = ulnow;
-        x->last_progress = now;
-        return 0;
-    }
-    if ((now - x->last_progress) * 1000.0 >= (double)x->stall_timeout_ms) {
-        x->stalled = 1;
-        return 1;   /* aborts with CURLE_ABORTED_BY_CALLBACK */
-    }
-    return 0;
-}
-
 /* libcurl callbacks: they only record. Returning a short count aborts the
  * transfer (CURLE_WRITE_ERROR); the flags say why. */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     transfer_t *x = userdata;
     size_t n = size * nmemb;
+    x->last_progress = monotonic_now();
     if (n > x->max_body - x->body.len) {
         x->body_too_large = 1;
         return 0;
@@ -117,8 +97,43 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
     return n;
 }
 
+/* libcurl's socket callback: records which sockets to watch for what. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+    transport_t *t = userp;
+    int i;
+    (void)easy;
+    (void)socketp;
+    for (i = 0; i < t->n_sockets && t->sockets[i].fd != fd; i++) {}
+    if (what == CURL_POLL_REMOVE) {
+        if (i < t->n_sockets) t->sockets[i] = t->sockets[--t->n_sockets];
+        return 0;
+    }
+    if (i == t->n_sockets) {
+        if (t->n_sockets == t->cap_sockets) {
+            int cap = t->cap_sockets ? t->cap_sockets * 2 : 16;
+            watched_socket_t *p = realloc(t->sockets, (size_t)cap * sizeof *p);
+            if (p == NULL) return -1;
+            t->sockets = p;
+            t->cap_sockets = cap;
+        }
+        t->sockets[t->n_sockets++].fd = fd;
+    }
+    t->sockets[i].what = what;
+    return 0;
+}
+
+/* libcurl's timer callback: when it next wants to be called, whatever the
+ * sockets do. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
+    transport_t *t = userp;
+    (void)multi;
+    t->timer_deadline = timeout_ms < 0 ? -1.0 : monotonic_now() + (double)timeout_ms / 1000.0;
+    return 0;
+}
+
 int transport_open(transport_t *t, const transport_config_t *config) {
     memset(t, 0, sizeof *t);
+    t->timer_deadline = -1.0;
     if (transport_global_init() != 0) return -1;
     t->config = *config;
     t->config.proxy = copy_string(config->proxy);
@@ -136,6 +151,10 @@ int transport_open(transport_t *t, const transport_config_t *config) {
     curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
     return 0;
 }
 
@@ -167,10 +186,14 @@ void transport_close(transport_t *t) {
         x->result = CURLE_ABORTED_BY_CALLBACK;
         x->cancelled = 1;
     }
-    if (t->multi != NULL) curl_multi_cleanup(t->multi);
+    if (t->multi != NULL) curl_multi_cleanup(t->multi);   /* may still call on_socket */
     if (t->share != NULL) curl_share_cleanup(t->share);
     t->multi = NULL;
     t->share = NULL;
+    free(t->sockets);
+    t->sockets = NULL;
+    t->n_sockets = t->cap_sockets = 0;
+    t->timer_deadline = -1.0;
     free((char *)t->config.proxy);
     free((char *)t->config.ca_file);
     free((char *)t->config.ca_path);
@@ -224,7 +247,6 @@ int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req
     x->body_too_large = x->out_of_memory = x->stalled = x->cancelled = 0;
     x->stall_timeout_ms = c->stall_timeout_ms;
     x->last_progress = monotonic_now();
-    x->last_down = x->last_up = 0;
     x->errbuf[0] = '\0';
 
     /* A fresh easy handle per transfer: the multi handle's cache keeps the
@@ -258,11 +280,6 @@ int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
     if (c->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    if (c->stall_timeout_ms > 0) {
-        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
-        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-    }
     if (c->proxy != NULL) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
     if (c->ca_file != NULL) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     if (c->ca_path != NULL) curl_easy_setopt(e, CURLOPT_CAPATH, c->ca_path);
@@ -323,22 +340,98 @@ static void collect_finished(transport_t *t) {
     }
 }
 
-void transport_drive(transport_t *t, long wait_ms) {
-    int still_running = 0;
-    if (t->multi == NULL) return;
-    curl_multi_perform(t->multi, &still_running);
-    collect_finished(t);
-    if (wait_ms > 0 && t->n_running > 0) {
-        curl_multi_poll(t->multi, NULL, 0, (int)wait_ms, NULL);
-        curl_multi_perform(t->multi, &still_running);
-        collect_finished(t);
+/* Stall detection, done here rather than with libcurl's LOW_SPEED options
+ * (which average over several seconds, so a few early bytes hide a stall):
+ * a transfer whose last byte came stall_timeout ago is ended as timed out.
+ * Returns the milliseconds until the next such deadline (-1: none). */
+static long end_stalled(transport_t *t) {
+    double now = monotonic_now(), next = -1.0;
+    transfer_t *x = t->running, *following;
+    for (; x != NULL; x = following) {
+        double deadline;
+        following = x->next;
+        if (x->stall_timeout_ms <= 0) continue;
+        deadline = x->last_progress + (double)x->stall_timeout_ms / 1000.0;
+        if (now >= deadline) {
+            detach(x);
+            x->result = CURLE_OPERATION_TIMEDOUT;
+            x->stalled = 1;
+            x->state = TRANSFER_DONE;
+        } else if (next < 0 || deadline < next) {
+            next = deadline;
+        }
+    }
+    return next < 0 ? -1 : (long)((next - now) * 1000.0) + 1;
+}
+
+/* Runs libcurl's timer if it is due. */
+static void run_due_timer(transport_t *t) {
+    int running;
+    if (t->timer_deadline >= 0 && monotonic_now() >= t->timer_deadline) {
+        t->timer_deadline = -1.0;   /* on_timer sets the next one */
+        curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
 }
 
+#define STACK_POLLFDS 64
+
+void transport_drive(transport_t *t, long wait_ms) {
+    struct pollfd stack_fds[STACK_POLLFDS], *fds = stack_fds;
+    int i, n, ready, running;
+    long timeout = wait_ms;
+
+    long until_stall;
+
+    if (t->multi == NULL) return;
+    run_due_timer(t);
+    collect_finished(t);
+    until_stall = end_stalled(t);
+    if (t->n_running == 0) return;
+
+    /* Wait for a socket, or until the timer or a stall deadline is due, or
+     * wait_ms. */
+    if (until_stall >= 0 && until_stall < timeout) timeout = until_stall;
+    if (t->timer_deadline >= 0) {
+        double left_ms = (t->timer_deadline - monotonic_now()) * 1000.0;
+        long until_timer = left_ms <= 0 ? 0 : (long)left_ms + 1;
+        if (until_timer < timeout) timeout = until_timer;
+    }
+    n = t->n_sockets;
+    if (n > STACK_POLLFDS) {
+        fds = malloc((size_t)n * sizeof *fds);
+        if (fds == NULL) {   /* cannot wait on them: just run what is due */
+            fds = stack_fds;
+            n = 0;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        fds[i].fd = t->sockets[i].fd;
+        fds[i].events = (short)(((t->sockets[i].what & CURL_POLL_IN) ? POLLIN : 0) |
+                                ((t->sockets[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
+        fds[i].revents = 0;
+    }
+    ready = poll(fds, (nfds_t)n, (int)(timeout > 0 ? timeout : 0));
+    /* The callbacks may change t->sockets meanwhile: act on this copy. */
+    for (i = 0; ready > 0 && i < n; i++) {
+        int flags = 0;
+        if (fds[i].revents == 0) continue;
+        if (fds[i].revents & (POLLIN | POLLHUP)) flags |= CURL_CSELECT_IN;
+        if (fds[i].revents & POLLOUT) flags |= CURL_CSELECT_OUT;
+        if (fds[i].revents & (POLLERR | POLLNVAL)) flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(t->multi, fds[i].fd, flags, &running);
+        ready--;
+    }
+    if (fds != stack_fds) free(fds);
+    run_due_timer(t);
+    collect_finished(t);
+    end_stalled(t);
+}
+
 long transport_timeout_ms(transport_t *t) {
-    long ms = -1;
-    if (t->multi != NULL) curl_multi_timeout(t->multi, &ms);
-    return ms;
+    double left_ms;
+    if (t->multi == NULL || t->timer_deadline < 0) return -1;
+    left_ms = (t->timer_deadline - monotonic_now()) * 1000.0;
+    return left_ms <= 0 ? 0 : (long)left_ms + 1;
 }
 
 transport_status_t transfer_outcome(const transfer_t *x, long *status,

@@ -66,12 +66,17 @@ struct transfer {
     size_t max_body;
     int body_too_large, out_of_memory, stalled, cancelled;
     long stall_timeout_ms;
-    double last_progress;         /* monotonic seconds when bytes last moved */
-    curl_off_t last_down, last_up;
+    double last_progress;         /* monotonic seconds when bytes last came */
     buffer_t body;                /* the answer's body */
     buffer_t header_block;        /* header lines of the final answer */
     char errbuf[CURL_ERROR_SIZE];
 };
+
+/* A socket libcurl wants watched, and for what (CURL_POLL_IN/OUT/INOUT). */
+typedef struct {
+    curl_socket_t fd;
+    int what;
+} watched_socket_t;
 
 struct transport {
     CURLM *multi;
@@ -79,6 +84,13 @@ struct transport {
     transfer_t *running;          /* head of the list */
     int n_running;
     transport_config_t config;    /* with owned copies of the strings */
+    /* What libcurl asked for through its socket and timer callbacks: the
+     * transport drives it with curl_multi_socket_action, so the work per
+     * wake-up follows the sockets that are ready, not the requests in
+     * flight. */
+    watched_socket_t *sockets;
+    int n_sockets, cap_sockets;
+    double timer_deadline;        /* monotonic seconds; < 0: no timer */
 };
 
 /* curl_global_init exactly once per process, thread-safe. 0 on success. */
@@ -96,11 +108,12 @@ int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req
                    char *message, size_t message_size);
 
 /* Does whatever work is ready, waiting at most wait_ms for some (0: never
- * blocks). Running transfers that end become TRANSFER_DONE. */
+ * blocks; nothing is waited for when no transfer runs). Running transfers
+ * that end become TRANSFER_DONE. */
 void transport_drive(transport_t *t, long wait_ms);
 
-/* The milliseconds libcurl wants to wait before it has work (-1: none
- * scheduled), and the sockets it waits on, for an external event loop. */
+/* For an external event loop: the milliseconds until libcurl's timer is
+ * due (-1: none; 0: now). The sockets to watch are t->sockets. */
 long transport_timeout_ms(transport_t *t);
 
 /* Stops a running transfer (it becomes idle) and frees its resources; for
