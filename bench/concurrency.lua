@@ -1,17 +1,11 @@
 -- Section 3: COUNT archives of distinct ids with client:archive_many at
--- CONCURRENCY. Prints "calls=N seconds=S", or "unavailable=1" when this
--- build has no archive_many yet.
+-- CONCURRENCY. Prints "calls=N seconds=S".
 --   concurrency.lua BASE_URL CONCURRENCY [COUNT]
 local common = require "common"
 local environments = require "anthropic.environments"
 
 local base_url, concurrency, count = arg[1], tonumber(arg[2]), tonumber(arg[3]) or 1000
 local client = environments.new { base_url = base_url, api_key = common.API_KEY, max_retries = 0 }
-if type(client.archive_many) ~= "function" then
-  print("unavailable=1")
-  os.exit(0)
-end
-
 local ids = {}
 for i = 1, count do ids[i] = string.format("env_bench_%05d", i - 1) end
 

@@ -256,10 +256,7 @@ if conc_calls and delay_ms then
           x(conc_calls / wrk / ideal) .. " ideal")
     end
     local ours = R["conc.ours." .. c]
-    if ours == "unavailable" then
-      row("3", "**this library, `archive_many`** — " .. label, "not available in this build", "",
-          c == 64 and "≤ 1.25× ideal" or "", c == 64 and "not measured" or "")
-    elseif tonumber(ours) then
+    if tonumber(ours) then
       local r = tonumber(ours) / ideal
       row("3", "**this library, `archive_many`** — " .. label, secs(tonumber(ours)), x(r) .. " ideal",
           c == 64 and "≤ 1.25× ideal" or "",
@@ -356,9 +353,6 @@ for _, v in ipairs(verdicts) do
 end
 local summary = string.format("Targets met: %d of %d.%s", #met, #verdicts,
   #missed > 0 and (" Missed: " .. table.concat(missed, "; ") .. ".") or "")
-if R["conc.ours.64"] == "unavailable" then
-  summary = summary .. " Not measured: concurrency 64 within 1.25 × ideal (no archive_many in this build)."
-end
 
 print(tbl)
 print()
