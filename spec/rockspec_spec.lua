@@ -1,0 +1,50 @@
+-- The rockspec installs a working module: `luarocks make` into a temporary
+-- tree (from a copy of the sources, so the checkout stays clean), then a
+-- child Lua process loads the installed module and archives on the fake.
+local fake = require "spec.support.fake"
+
+local version = _VERSION:match("%d+%.%d+")
+local runs_here = type(jit) ~= "table" and (version == "5.1" or version == "5.4")
+
+describe("the rockspec", function()
+  if not runs_here then
+    it("is checked under Lua 5.1 and 5.4", function() end)
+    return
+  end
+
+  local function sh(cmd)
+    local p = io.popen(cmd .. " 2>&1")
+    local out = p:read("*a")
+    local ok, _, code = p:close()
+    if type(ok) == "number" then code = ok end   -- Lua 5.1: close gives the status
+    return out, (ok == true or code == 0)
+  end
+
+  it("installs with luarocks make into a tree, and the module archives", function()
+    local work = os.tmpname()
+    os.remove(work)
+    local tree = work .. "/tree"
+    local q = fake.shell_quote
+    local out, ok = sh(string.format(
+      "mkdir -p %s && cp -r lua src bin anthropic-environments-0.1.0-1.rockspec %s && cd %s && "
+      .. "env -u LD_PRELOAD luarocks --lua-version=%s make --deps-mode=none --tree=%s anthropic-environments-0.1.0-1.rockspec",
+      q(work), q(work), q(work), version, q(tree)))
+    assert(ok, out)
+
+    local server = fake.start()
+    local code = [[
+      local e = require "anthropic.environments"
+      assert(package.searchpath == nil or package.searchpath("anthropic.environments", package.path):find("/tree/", 1, true))
+      local client = e.new { api_key = "sk-rock", base_url = os.getenv("FAKE_URL") }
+      local env = assert(client:archive("env_011CZkZ9X2dpNyB7HsEFoRfW"))
+      print(env.name, e.is_archived(env))]]
+    local lua = fake.interpreter()
+    out, ok = sh(string.format("env -u LD_PRELOAD FAKE_URL=%s LUA_PATH=%s LUA_CPATH=%s %s -e %s",
+      q(server.url), q(tree .. "/share/lua/" .. version .. "/?.lua;;"),
+      q(tree .. "/lib/lua/" .. version .. "/?.so;;"), lua, q(code)))
+    server:stop()
+    sh("rm -rf " .. q(work))
+    assert(ok, out)
+    assert.matches("python-data-analysis\ttrue", out, 1, true)
+  end)
+end)
