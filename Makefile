@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 60
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 BUSTED_54  := lua5.4 /usr/bin/busted --output=utfTerminal
 
-.PHONY: all deps demo test lint sanitize valgrind fuzz bench bench-deps help clean
+.PHONY: all host deps demo test lint sanitize valgrind fuzz bench bench-deps help clean
 
 all: $(CORES)
 
@@ -45,6 +45,16 @@ build/fuzz/fuzz_response: fuzz/fuzz_response.c $(SRC) $(HDR)
 	  $(shell pkg-config --cflags lua5.4) $(CURL_CFLAGS) -o $@ fuzz/fuzz_response.c $(SRC) \
 	  -llua5.4 $(CURL_LIBS) -pthread
 
+# examples/host: a C program embedding Lua 5.4 with the core compiled in
+# (not loaded from build/), which polls an archive from a 60 Hz frame loop.
+HOST_LUA := lua5.4
+host: build/host/host
+build/host/host: examples/host/host.c $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Isrc $(shell pkg-config --cflags $(HOST_LUA)) $(CURL_CFLAGS) \
+	  -DHOST_LUA_DIR='"$(CURDIR)/lua"' -o $@ examples/host/host.c $(SRC) \
+	  $(shell pkg-config --libs $(HOST_LUA)) $(CURL_LIBS) -pthread -lm
+
 deps:
 	@scripts/install-deps
 
@@ -58,7 +68,7 @@ demo: deps
 # Warnings fail the test build.
 test: deps
 	@$(MAKE) -s --no-print-directory WARN="$(WARN) -Werror" \
-	  all build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
+	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
@@ -118,6 +128,7 @@ help:
 	@echo "make fuzz       libFuzzer over the response path for FUZZ_SECONDS (60)"
 	@echo "make bench      side-by-side benchmarks; writes bench/results.md (about 3 minutes)"
 	@echo "make all    build the C core for each Lua version into build/"
+	@echo "make host   build examples/host (build/host/host), the frame-loop host program"
 	@echo "make clean  remove build/"
 
 clean:
