@@ -20,9 +20,6 @@ static void compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
 }
 #define luaL_setfuncs compat_setfuncs
 #define lua_rawlen lua_objlen
-/* A table kept with a userdata (5.1: its environment). */
-#define lua_setuservalue lua_setfenv
-#define lua_getuservalue lua_getfenv
 #endif
 
 #endif

@@ -23,8 +23,10 @@ typedef struct {
     uint64_t jitter_state;        /* per-client PRNG for retry jitter */
 } client_t;
 
-/* One request of client:start. Its user value holds { client } so the client
- * (and its multi handle) outlives every request started on it. */
+/* One request of client:start. It holds no reference to its client: closing
+ * or collecting the client first detaches the request (transport_close),
+ * which then ends as cancelled, so either order is safe. The Lua layer's
+ * calls keep their client alive anyway. */
 typedef struct {
     transfer_t x;
 } request_t;
@@ -248,10 +250,6 @@ static int client_start(lua_State *L) {
     memset(r, 0, sizeof *r);
     luaL_getmetatable(L, REQUEST_MT);
     lua_setmetatable(L, -2);
-    lua_createtable(L, 1, 0);
-    lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, 1);
-    lua_setuservalue(L, -2);
     if (transfer_start(&c->transport, &r->x, &req, message, sizeof message) != 0)
         return luaL_error(L, "anthropic.environments: %s", message);
     return 1;

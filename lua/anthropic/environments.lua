@@ -140,8 +140,11 @@ local CLIENT_OPTIONS = {
 }
 for name, check in pairs(CALL_OPTIONS) do CLIENT_OPTIONS[name] = check end
 
+-- Shared by every call given no options; never written to.
+local NO_OPTIONS = setmetatable({}, { __newindex = function() error("NO_OPTIONS is read-only", 2) end })
+
 local function check_options(where, opts, allowed)
-  if opts == nil then return {} end
+  if opts == nil then return NO_OPTIONS end
   if type(opts) ~= "table" then
     argerror(where, format("options must be a table (got %s)", type(opts)))
   end
@@ -805,6 +808,11 @@ function Call:wait(timeout)
   local yield = ngx_sleep()
   local pause = 0.001
   while true do
+    -- Outside OpenResty, block in the transport first: poll() would only
+    -- find the request just sent still pending.
+    if not yield and self.request then
+      self.transport:run(self.request, deadline and max(deadline - core.now(), 0) or 1)
+    end
     local done, value, err = self:poll()
     if done then return true, value, err end
     local now = core.now()
@@ -823,8 +831,6 @@ function Call:wait(timeout)
     elseif yield then
       yield(min(pause, limit))        -- the worker keeps serving meanwhile
       pause = min(pause * 2, 0.02)
-    else
-      self.transport:run(self.request, min(limit, 1))
     end
   end
 end
