@@ -216,16 +216,16 @@ for _, name in ipairs { "ours_jit", "ours_54" } do
     row("2", "instructions per archive, this library, " .. label, thousands(per.total) .. " Ir", vs or "")
     row("2", "… by object file (" .. label .. ")", object_breakdown(per))
     local f = per.functions
-    local drive, start, release = f.transport_drive or 0, f.transfer_start or 0, f.transfer_release or 0
+    local drive, start = f.transport_drive or 0, f.transfer_start or 0
     local cleanup = f.curl_easy_cleanup or 0
-    local request = f.client_request or 0
+    local result = f.request_result or 0
     local decode = f.core_decode or 0
     local stages = {
-      { "libcurl HTTP exchange (curl_multi_perform/poll: request formatting, send, receive, parse)", drive - cleanup },
-      { "libcurl easy handle per call (init, options, header list, cleanup)", start + release + cleanup },
-      { "answer to Lua (status, header table, body string)", request - drive - start - release },
+      { "libcurl HTTP exchange (poll, socket_action: request formatting, send, receive, parse)", drive - cleanup },
+      { "libcurl easy handle per call (init, options, header list, cleanup)", start + cleanup },
+      { "answer to Lua (status, header table, body string)", result },
       { "JSON decode into Lua tables (lua-cjson)", decode },
-      { "Lua layer (checks, URL, headers, result handling, GC)", per.total - request - decode },
+      { "Lua layer (checks, URL, headers, the call's state, GC)", per.total - drive - start - result - decode },
     }
     local parts = {}
     for _, s in ipairs(stages) do
@@ -401,7 +401,7 @@ local md = table.concat({
   "   making N checked calls, minus the same process making none (start-up,",
   "   require, client creation); user space only, kernel time is not counted.",
   "   Stages are inclusive costs of the core's functions (`transport_drive`,",
-  "   `transfer_start`, `client_request`, `core_decode`); object files are",
+  "   `transfer_start`, `request_result`, `core_decode`); object files are",
   "   exclusive costs.",
   "3. Concurrency: distinct ids, each result checked; the ideal is",
   "   calls × delay ÷ concurrency. `wrk` at the same number of connections",
