@@ -320,17 +320,34 @@ describe("resilience", function()
       assert.are.equal(ID, env.id)
     end)
 
+    it("verifies the server against a ca_path directory", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      local q = fake.shell_quote
+      assert(os.execute(string.format("mkdir -p %s && cp %s %s/fake.pem && openssl rehash %s >/dev/null 2>&1",
+        q(dir), q(tls_server.ca_file), q(dir), q(dir))))
+      -- (the system's CA bundle stays in use too, and does not know the fake)
+      local client = environments.new { base_url = tls_server.url, api_key = KEY, ca_path = dir,
+                                        max_retries = 0 }
+      local env, err = client:archive(ID)
+      os.execute("rm -rf " .. q(dir))
+      assert.is_nil(err)
+      assert.are.equal(ID, env.id)
+    end)
+
     it("refuses a certificate it cannot verify (verification is on by default)", function()
-      local client = environments.new { base_url = tls_server.url, api_key = KEY, max_retries = 0,
-                                        ca_file = "/dev/null" }
+      -- the system's CA bundle, which does not know the fake's certificate
+      tls_server:reset()
+      local client = environments.new { base_url = tls_server.url, api_key = KEY, max_retries = 0 }
       local env, err = client:archive(ID)
       assert.is_nil(env)
       assert.are.equal("connection", err.kind)
-      assert.matches("certificate", err.message:lower(), 1, true)
+      assert.matches("ssl certificate problem", err.message:lower(), 1, true)
+      assert.are.equal(0, #tls_server:requests())
     end)
 
     it("skips verification only when told to, by name", function()
-      local client = environments.new { base_url = tls_server.url, api_key = KEY, ca_file = "/dev/null",
+      local client = environments.new { base_url = tls_server.url, api_key = KEY,
                                         insecure_skip_tls_verify = true }
       assert(client:archive(ID))
     end)
