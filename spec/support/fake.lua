@@ -83,6 +83,8 @@ local function self_signed()
   return cert, key
 end
 
+M.self_signed = self_signed
+
 -- Starts a fresh server. Raises an error if it does not come up in time.
 -- fake.start{ tls = true } serves HTTPS with a self-signed certificate whose
 -- file is server.ca_file.
