@@ -17,18 +17,9 @@ describe("archive", function()
     sleeps = {}
   end)
 
-  local function new_client(opts)
-    opts = opts or {}
-    local o = { base_url = server.url, api_key = KEY, sleep = function(s) sleeps[#sleeps + 1] = s end }
-    for k, v in pairs(opts) do o[k] = v end
-    return environments.new(o)
-  end
+  local function new_client(opts) return server:client(KEY, sleeps, opts) end
 
-  local function only_request()
-    local reqs = server:requests()
-    assert.are.equal(1, #reqs)
-    return reqs[1]
-  end
+  local function only_request() return server:only_request() end
 
   describe("on the wire", function()
     it("sends POST /v1/environments/{id}/archive with no body and the API's headers", function()

@@ -17,11 +17,7 @@ describe("async", function()
     sleeps = {}
   end)
 
-  local function new_client(opts)
-    local o = { base_url = server.url, api_key = KEY, sleep = function(s) sleeps[#sleeps + 1] = s end }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return environments.new(o)
-  end
+  local function new_client(opts) return server:client(KEY, sleeps, opts) end
 
   -- Polls until done; returns the results, the number of polls and the
   -- longest single poll in seconds. Bounded so that a bug cannot hang.

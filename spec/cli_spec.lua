@@ -68,11 +68,7 @@ describe("the command-line tool", function()
     return stdout, stderr, code
   end
 
-  local function only_request()
-    local reqs = server:requests()
-    assert.are.equal(1, #reqs)
-    return reqs[1]
-  end
+  local function only_request() return server:only_request() end
 
   describe("help and usage errors", function()
     it("--help prints the usage, the environment variables and the exit codes", function()

@@ -19,11 +19,7 @@ describe("resilience", function()
     sleeps = {}
   end)
 
-  local function new_client(opts)
-    local o = { base_url = server.url, api_key = KEY, sleep = function(s) sleeps[#sleeps + 1] = s end }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return environments.new(o)
-  end
+  local function new_client(opts) return server:client(KEY, sleeps, opts) end
 
   -- Runs f and returns its results plus the elapsed seconds.
   local function timed(f, ...)

@@ -27,17 +27,9 @@ describe("the environments resource", function()
     sleeps = {}
   end)
 
-  local function new_client(opts)
-    local o = { base_url = server.url, api_key = KEY, sleep = function(s) sleeps[#sleeps + 1] = s end }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return environments.new(o)
-  end
+  local function new_client(opts) return server:client(KEY, sleeps, opts) end
 
-  local function only_request()
-    local reqs = server:requests()
-    assert.are.equal(1, #reqs)
-    return reqs[1]
-  end
+  local function only_request() return server:only_request() end
 
   -- The request line, query and body, and the headers every call sends.
   local function assert_request(req, method, path, query, body)

@@ -250,6 +250,23 @@ function Server:get_environment(id)
   return env
 end
 
+-- A client of the library for this server, with api_key `key`, whose retry
+-- waits are appended to the list `sleeps` instead of slept; `opts` add to
+-- or override those options.
+function Server:client(key, sleeps, opts)
+  local o = { base_url = self.url, api_key = key, sleep = function(s) sleeps[#sleeps + 1] = s end }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return require("anthropic.environments").new(o)
+end
+
+-- The one request recorded since the last reset; raises if there were
+-- none or several.
+function Server:only_request()
+  local reqs = self:requests()
+  if #reqs ~= 1 then error(string.format("expected exactly 1 request, the fake saw %d", #reqs), 2) end
+  return reqs[1]
+end
+
 function Server:stop()
   if not self.pid then return end
   os.execute("kill " .. self.pid .. " 2>/dev/null")
