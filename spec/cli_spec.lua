@@ -2,34 +2,14 @@
 -- runs on, against the fake API: its output, its exit codes and the exact
 -- requests it makes.
 local fake = require "spec.support.fake"
+local hosts = require "spec.support.hosts"
 local cjson = require "cjson"
 
 local EXAMPLE_ID = "env_011CZkZ9X2dpNyB7HsEFoRfW"
 local KEY = "sk-cli-test"
 
--- The repository root (this file is spec/cli_spec.lua), as an absolute path.
-local ROOT = (function()
-  local source = debug.getinfo(1, "S").source:gsub("^@", "")
-  local dir = source:match("^(.*)spec/cli_spec%.lua$")
-  if dir == nil or dir == "" then dir = "./" end
-  if dir:sub(1, 1) ~= "/" then dir = os.getenv("PWD") .. "/" .. dir end
-  return (dir:gsub("/%./", "/"):gsub("/$", ""))
-end)()
+local ROOT, read_file, write_file = hosts.ROOT, hosts.read_file, hosts.write_file
 local CLI = ROOT .. "/bin/anthropic-environments"
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
 
 -- Lua's own search paths are cleared, so the script has to find the
 -- library from where it is.

@@ -13,6 +13,7 @@ local socket = require "socket"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
 local cjson = require "cjson"
+local hosts = require "spec.support.hosts"
 
 local M = {}
 
@@ -21,25 +22,7 @@ Server.__index = Server
 
 local START_TIMEOUT = 5 -- seconds to wait for the "listening" line
 
--- The repository root, from this file's own path (…/spec/support/fake.lua).
-local function repo_root()
-  local source = debug.getinfo(1, "S").source:gsub("^@", "")
-  local root = source:match("^(.*)spec[/\\]support[/\\]fake%.lua$")
-  if root == nil or root == "" then return "." end
-  return (root:gsub("[/\\]$", ""))
-end
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local shell_quote, read_file = hosts.shell_quote, hosts.read_file
 
 local function own_pid()
   return assert(read_file("/proc/self/stat")):match("^(%d+)")
@@ -102,7 +85,7 @@ function M.start(opts)
   -- LD_PRELOAD is dropped: under `make sanitize` it loads ASan, which is
   -- for our module, not for the fake's interpreter.
   local cmd = string.format("env -u LD_PRELOAD %s %s --host 127.0.0.1 --port 0 --watch-pid %s%s > %s & echo $!",
-    lua, shell_quote(repo_root() .. "/fake/server.lua"), own_pid(), extra, shell_quote(out))
+    lua, shell_quote(hosts.ROOT .. "/fake/server.lua"), own_pid(), extra, shell_quote(out))
   local p = assert(io.popen(cmd, "r"))
   local shell_pid = p:read("*l")
   p:close()

@@ -1,8 +1,8 @@
--- Helpers for the specs that drive other host programs: nginx with its Lua
--- module (spec/nginx_spec.lua) and examples/host (spec/host_spec.lua).
---
--- Those specs test a process, not the interpreter busted runs on, so they
--- run once per `make test`: under LuaJIT (the interpreter nginx embeds).
+-- Helpers shared by the specs: the repository root, files, the shell. Also
+-- for the specs that drive other host programs (nginx with its Lua module,
+-- examples/host): those test a process, not the interpreter busted runs
+-- on, so they run once per `make test` (M.ONCE: under LuaJIT, the
+-- interpreter nginx embeds).
 local M = {}
 
 M.ONCE = type(jit) == "table"
