@@ -346,6 +346,16 @@ describe("archive", function()
       client:close()
       raises("client is closed", client.archive, client, EXAMPLE_ID)
     end)
+
+    it("for a client used after its <close> scope ended (Lua 5.4)", function()
+      if _VERSION ~= "Lua 5.4" or type(jit) == "table" then return end
+      local escaped = assert(load([[
+        local environments, url = ...
+        local scoped <close> = environments.new { base_url = url, api_key = "k" }
+        assert(scoped:archive("env_011CZkZ9X2dpNyB7HsEFoRfW"))
+        return scoped]]))(environments, server.url)
+      raises("client is closed", escaped.archive, escaped, EXAMPLE_ID)
+    end)
   end)
 
   describe("environment variables", function()

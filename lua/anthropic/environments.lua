@@ -1114,6 +1114,10 @@ function Client:close()
   if state then state.transport:close() end
 end
 
+-- Lua 5.4: `local client <close> = environments.new {...}` closes it at the
+-- end of the scope.
+Client.__close = Client.close
+
 ---------------------------------------------------------------------------
 -- Module-level one-liners over a default client configured from the
 -- environment variables.
