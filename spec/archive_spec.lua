@@ -8,16 +8,7 @@ local EXAMPLE_ID = "env_011CZkZ9X2dpNyB7HsEFoRfW"
 local KEY = "sk-ant-test-SECRET-0123456789"
 
 describe("archive", function()
-  local server, sleeps
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:reset()
-    sleeps = {}
-  end)
-
-  local function new_client(opts) return server:client(KEY, sleeps, opts) end
+  local server, _, new_client = fake.suite(KEY)
 
   local function only_request() return server:only_request() end
 
@@ -309,16 +300,16 @@ describe("archive", function()
     end)
 
     it("for header names or values that could inject headers", function()
-      raises("header 'x-a' must not contain CR, LF or NUL", client.archive, client, EXAMPLE_ID,
-        { headers = { ["x-a"] = "1\r\nx-api-key: stolen" } })
-      raises("header 'x-a' must not contain CR, LF or NUL", client.archive, client, EXAMPLE_ID,
-        { headers = { ["x-a"] = "1\0" } })
+      for _, bad in ipairs { "1\r\nx-api-key: stolen", "1\0", "1\v", "1\127", "1\1" } do
+        raises("header 'x-a' must not contain control characters", client.archive, client, EXAMPLE_ID,
+          { headers = { ["x-a"] = bad } })
+      end
       raises("is not a valid HTTP header name", client.archive, client, EXAMPLE_ID,
         { headers = { ["x-a\r\nx-b"] = "1" } })
       raises("header 'x-a' must be a string", environments.new, { headers = { ["x-a"] = 1 } })
-      raises("option 'workspace_id' must not contain CR, LF or NUL", client.archive, client, EXAMPLE_ID,
+      raises("option 'workspace_id' must not contain control characters", client.archive, client, EXAMPLE_ID,
         { workspace_id = "w\nx" })
-      raises("option 'api_key' must not contain CR, LF or NUL", environments.new, { api_key = "k\r\n" })
+      raises("option 'api_key' must not contain control characters", environments.new, { api_key = "k\r\n" })
       assert.are.equal(0, #server:requests())
     end)
 
@@ -347,8 +338,8 @@ describe("archive", function()
       raises("client is closed", client.archive, client, EXAMPLE_ID)
     end)
 
-    it("for a client used after its <close> scope ended (Lua 5.4)", function()
-      if _VERSION ~= "Lua 5.4" or type(jit) == "table" then return end
+    local has_close = _VERSION == "Lua 5.4" and type(jit) ~= "table"
+    ;(has_close and it or pending)("for a client used after its <close> scope ended (Lua 5.4)", function()
       local escaped = assert(load([[
         local environments, url = ...
         local scoped <close> = environments.new { base_url = url, api_key = "k" }

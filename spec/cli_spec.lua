@@ -1,6 +1,7 @@
 -- bin/anthropic-environments run as a process, under the Lua version busted
 -- runs on, against the fake API: its output, its exit codes and the exact
 -- requests it makes.
+local environments = require "anthropic.environments"
 local fake = require "spec.support.fake"
 local hosts = require "spec.support.hosts"
 local cjson = require "cjson"
@@ -68,7 +69,7 @@ describe("the command-line tool", function()
     it("--version prints the library's version", function()
       local out, _, code = run { "--version" }
       assert.are.equal(0, code)
-      assert.are.equal("anthropic-environments 0.1.0\n", out)
+      assert.are.equal("anthropic-environments " .. environments.VERSION .. "\n", out)
     end)
 
     it("exits 2 for usage errors, before any request", function()
@@ -178,7 +179,7 @@ describe("the command-line tool", function()
       os.remove(tree)
       local v = _VERSION:match("%d+%.%d+")
       local build = type(jit) == "table" and "jit" or v
-      local bin = tree .. "/lib/luarocks/rocks-" .. v .. "/anthropic-environments/0.1.0-1/bin"
+      local bin = tree .. "/lib/luarocks/rocks-" .. v .. "/anthropic-environments/" .. environments.VERSION .. "-1/bin"
       os.execute(table.concat({
         "mkdir -p " .. bin .. " " .. tree .. "/share/lua/" .. v .. " " .. tree .. "/lib/lua/" .. v,
         "cp " .. fake.shell_quote(CLI) .. " " .. bin .. "/",

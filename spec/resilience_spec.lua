@@ -3,6 +3,7 @@
 -- SDKs would make, and the host process intact.
 local environments = require "anthropic.environments"
 local core = require "anthropic.environments.core"
+local retry = require "anthropic.environments.retry"
 local fake = require "spec.support.fake"
 local socket = require "socket"
 
@@ -10,16 +11,7 @@ local ID = "env_011CZkZ9X2dpNyB7HsEFoRfW"
 local KEY = "sk-ant-resilience-SECRET"
 
 describe("resilience", function()
-  local server, sleeps
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:reset()
-    sleeps = {}
-  end)
-
-  local function new_client(opts) return server:client(KEY, sleeps, opts) end
+  local server, sleeps, new_client = fake.suite(KEY)
 
   -- Runs f and returns its results plus the elapsed seconds.
   local function timed(f, ...)
@@ -121,16 +113,16 @@ describe("resilience", function()
     end)
 
     it("takes retry-after in seconds and as an HTTP date, and ignores waits over 60 s", function()
-      assert.are.equal(2, environments._retry_delay(0, { ["retry-after"] = "2" }, 0))
-      assert.are.equal(0.5, environments._retry_delay(0, { ["retry-after-ms"] = "500", ["retry-after"] = "9" }, 0))
+      assert.are.equal(2, retry.delay(0, { ["retry-after"] = "2" }, 0))
+      assert.are.equal(0.5, retry.delay(0, { ["retry-after-ms"] = "500", ["retry-after"] = "9" }, 0))
       local soon = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 30)
-      local wait = environments._retry_delay(0, { ["retry-after"] = soon }, 0)
+      local wait = retry.delay(0, { ["retry-after"] = soon }, 0)
       assert.is_true(wait > 25 and wait <= 31, tostring(wait))
       -- out of range or unreadable: the SDK backoff, min(0.5 * 2^n, 8) * (1 - 0.25 * jitter)
-      assert.are.equal(0.5, environments._retry_delay(0, { ["retry-after"] = "61" }, 0))
-      assert.are.equal(1, environments._retry_delay(1, { ["retry-after-ms"] = "-5" }, 0))
-      assert.are.equal(8, environments._retry_delay(10, { ["retry-after"] = "soon" }, 0))
-      assert.are.equal(0.375, environments._retry_delay(0, {}, 1))
+      assert.are.equal(0.5, retry.delay(0, { ["retry-after"] = "61" }, 0))
+      assert.are.equal(1, retry.delay(1, { ["retry-after-ms"] = "-5" }, 0))
+      assert.are.equal(8, retry.delay(10, { ["retry-after"] = "soon" }, 0))
+      assert.are.equal(0.375, retry.delay(0, {}, 1))
     end)
 
     it("uses the caller's sleep from the call options", function()
@@ -386,9 +378,9 @@ describe("resilience", function()
       local url = server.url .. "/v1/environments/" .. ID .. "/archive"
       local function literal(s) return (s:gsub("%p", "%%%0")) end
       assert.matches("^anthropic%.environments: POST " .. literal(url)
-        .. " %-> 500 %(request%-id req_fake_%d+, attempt 1, [%d.]+ ms%)$", lines[1])
+        .. " %-> 500 %(request%-id req_fake_%d+, attempt 1, [%d.]+ ms, curl%)$", lines[1])
       assert.matches("^anthropic%.environments: POST " .. literal(url)
-        .. " %-> 200 %(request%-id req_fake_%d+, attempt 2, [%d.]+ ms%)$", lines[2])
+        .. " %-> 200 %(request%-id req_fake_%d+, attempt 2, [%d.]+ ms, curl%)$", lines[2])
       for _, line in ipairs(lines) do assert.is_nil(line:find(KEY, 1, true)) end
     end)
 

@@ -4,11 +4,12 @@
 local fake = require "spec.support.fake"
 
 local version = _VERSION:match("%d+%.%d+")
+local ROCKSPEC = io.popen("ls anthropic-environments-*.rockspec"):read("*l")
 local runs_here = type(jit) ~= "table" and (version == "5.1" or version == "5.4")
 
 describe("the rockspec", function()
   if not runs_here then
-    it("is checked under Lua 5.1 and 5.4", function() end)
+    pending("is checked under Lua 5.1 and 5.4 only")
     return
   end
 
@@ -26,8 +27,8 @@ describe("the rockspec", function()
     local tree = work .. "/tree"
     local q = fake.shell_quote
     local out, ok = sh(string.format(
-      "mkdir -p %s && cp -r lua src bin anthropic-environments-0.1.0-1.rockspec %s && cd %s && "
-      .. "env -u LD_PRELOAD luarocks --lua-version=%s make --deps-mode=none --tree=%s anthropic-environments-0.1.0-1.rockspec",
+      "mkdir -p %s && cp -r lua src bin " .. ROCKSPEC .. " %s && cd %s && "
+      .. "env -u LD_PRELOAD luarocks --lua-version=%s make --deps-mode=none --tree=%s " .. ROCKSPEC,
       q(work), q(work), q(work), version, q(tree)))
     assert(ok, out)
 

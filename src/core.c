@@ -494,5 +494,7 @@ EXPORT int luaopen_anthropic_environments_core(lua_State *L) {
     lua_setfield(L, -2, "ssl_version");
     lua_pushboolean(L, (info->features & CURL_VERSION_HTTP2) != 0);
     lua_setfield(L, -2, "http2");
+    lua_pushliteral(L, "0.2.0");
+    lua_setfield(L, -2, "_VERSION");
     return 1;
 }

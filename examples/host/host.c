@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -52,25 +54,65 @@ static void sleep_until(double deadline_ms) {
     while (nanosleep(&ts, &rem) != 0 && errno == EINTR) ts = rem;
 }
 
-/* Makes both halves of the library available to require:
+/* Compiles one Lua file into package.preload[name] (the package table is
+ * at `preload`). -1 on failure, printed. */
+static int preload_file(lua_State *L, int preload, const char *path, const char *name) {
+    if (luaL_loadfile(L, path) != LUA_OK) {
+        fprintf(stderr, "host: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_setfield(L, preload, name);
+    return 0;
+}
+
+/* Preloads every .lua file under dir (recursively) as module prefix.<name>:
+ * the package's modules are found by walking its folder, so the host never
+ * needs to know their list. */
+static int preload_dir(lua_State *L, int preload, const char *dir, const char *prefix) {
+    char path[4096], name[1024];
+    struct dirent *e;
+    int rc = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;   /* no sub-modules there */
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        struct stat st;
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(name, sizeof name, "%s.%s", prefix, e->d_name);
+            rc = preload_dir(L, preload, path, name);
+        } else if (n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0) {
+            snprintf(name, sizeof name, "%s.%.*s", prefix, (int)(n - 4), e->d_name);
+            rc = preload_file(L, preload, path, name);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Makes the library available to require:
  *   - the C core, opened now and put in package.loaded by luaL_requiref;
- *   - the Lua layer, compiled from its file now and kept in package.preload,
- *     so require runs it without a path search. */
+ *   - the Lua modules (anthropic/environments.lua and every file under
+ *     anthropic/environments/), compiled from their files now and kept in
+ *     package.preload, so require runs them without a path search. */
 static int register_library(lua_State *L, const char *lua_dir) {
     char path[4096];
+    int preload, rc;
     luaL_requiref(L, "anthropic.environments.core", luaopen_anthropic_environments_core, 0);
     lua_pop(L, 1);
 
-    snprintf(path, sizeof path, "%s/anthropic/environments.lua", lua_dir);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
-    if (luaL_loadfile(L, path) != LUA_OK) {
-        fprintf(stderr, "host: %s\n", lua_tostring(L, -1));
-        return -1;
-    }
-    lua_setfield(L, -2, "anthropic.environments");
+    preload = lua_gettop(L);
+    snprintf(path, sizeof path, "%s/anthropic/environments.lua", lua_dir);
+    rc = preload_file(L, preload, path, "anthropic.environments");
+    snprintf(path, sizeof path, "%s/anthropic/environments", lua_dir);
+    if (rc == 0) rc = preload_dir(L, preload, path, "anthropic.environments");
     lua_pop(L, 2);
-    return 0;
+    return rc;
 }
 
 /* Pushes a client made from the environment variables (ANTHROPIC_API_KEY,

@@ -1,0 +1,71 @@
+rockspec_format = "3.0"
+package = "anthropic-environments"
+version = "0.2.0-1"
+source = {
+  url = "git+https://github.com/anthropic-environments-lua/anthropic-environments.git",
+  tag = "v0.2.0",
+}
+description = {
+  summary = "Client for Anthropic's Environments API: a libcurl C core under a layered Lua API",
+  detailed = [[
+    Create, list, inspect, update, archive and delete Anthropic Environments
+    from plain Lua, OpenResty and programs that embed Lua, or from the shell
+    with the anthropic-environments command. A C core over libcurl moves the
+    bytes and does the JSON; Lua modules, one concern each, check parameters,
+    build requests, retry and schedule calls. The API is a beta.
+  ]],
+  homepage = "https://github.com/anthropic-environments-lua/anthropic-environments",
+  issues_url = "https://github.com/anthropic-environments-lua/anthropic-environments/issues",
+  license = "MIT",
+  labels = { "anthropic", "api", "http", "curl" },
+}
+-- Lua 5.1 to 5.4 and LuaJIT are tested; nothing in the code refuses a
+-- newer Lua, so no upper bound is set.
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson >= 2.1.0",
+}
+external_dependencies = {
+  -- Only the library is looked up: Debian keeps curl/curl.h in a multiarch
+  -- include directory that the compiler searches but LuaRocks does not.
+  CURL = { library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["anthropic.environments"] = "lua/anthropic/environments.lua",
+    ["anthropic.environments.call"] = "lua/anthropic/environments/call.lua",
+    ["anthropic.environments.check"] = "lua/anthropic/environments/check.lua",
+    ["anthropic.environments.client"] = "lua/anthropic/environments/client.lua",
+    ["anthropic.environments.errors"] = "lua/anthropic/environments/errors.lua",
+    ["anthropic.environments.headers"] = "lua/anthropic/environments/headers.lua",
+    ["anthropic.environments.many"] = "lua/anthropic/environments/many.lua",
+    ["anthropic.environments.options"] = "lua/anthropic/environments/options.lua",
+    ["anthropic.environments.resource"] = "lua/anthropic/environments/resource.lua",
+    ["anthropic.environments.retry"] = "lua/anthropic/environments/retry.lua",
+    ["anthropic.environments.runtime"] = "lua/anthropic/environments/runtime.lua",
+    ["anthropic.environments.schema"] = "lua/anthropic/environments/schema.lua",
+    ["anthropic.environments.time"] = "lua/anthropic/environments/time.lua",
+    ["anthropic.environments.transport"] = "lua/anthropic/environments/transport.lua",
+    ["anthropic.environments.transport.curl"] = "lua/anthropic/environments/transport/curl.lua",
+    ["anthropic.environments.core"] = {
+      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c" },
+      libraries = { "curl", "pthread" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+  },
+  install = {
+    bin = { ["anthropic-environments"] = "bin/anthropic-environments" },
+  },
+}
+-- `luarocks test` runs the busted suite (spec/, configured by .busted). The
+-- specs start the bundled fake API under lua5.3 with lua-http (FAKE_LUA
+-- names another interpreter) and skip nothing silently.
+test_dependencies = {
+  "busted >= 2.0",
+  "luasocket",
+}
+test = {
+  type = "busted",
+}

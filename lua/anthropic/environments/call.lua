@@ -1,0 +1,193 @@
+-- anthropic.environments.call: one API call in flight. One state machine
+-- serves every mode: the blocking calls, the async calls and the
+-- schedulers. Each attempt is a request of the transport; a retry is a timer
+-- (retry_at) that poll() honours, never a sleep.
+local core = require "anthropic.environments.core"
+local errors = require "anthropic.environments.errors"
+local retry = require "anthropic.environments.retry"
+local runtime = require "anthropic.environments.runtime"
+
+local setmetatable, tostring, format, min, max = setmetatable, tostring, string.format, math.min, math.max
+local new_error = errors.new
+
+local M = {}
+
+local Call = {}
+M.Call = Call
+Call.__index = Call
+
+-- What a call must not show when it is printed, encoded or dumped (the
+-- header lines carry the credentials): call -> { transport, lines, body,
+-- request, ... }. A call's own fields are method, url, attempt, done, value,
+-- err and, while a retry waits, retry_at.
+local private = setmetatable({}, { __mode = "k" })
+
+-- The call has ended: its private state goes at once (not at the next
+-- collection), so the table of private states only holds calls in flight.
+local function settle(call, value, err)
+  call.done, call.value, call.err = true, value, err
+  private[call] = nil
+end
+
+-- Settles the call after a failed attempt: a retry timer, or the end.
+local function failed(call, p, err)
+  err.attempts = call.attempt
+  if call.attempt > p.max_retries or not retry.should(err) then
+    settle(call, nil, err)
+    return
+  end
+  call.retry_delay = retry.delay(call.attempt - 1, err.headers, p.transport:random())
+  call.retry_at = core.now() + call.retry_delay
+end
+
+-- The logger runs once the call's state is settled, so one that raises
+-- cannot leave the call half done: its error reaches the caller of
+-- poll/wait/the blocking call, and the call goes on from where it was.
+local function log(call, p, outcome, request_id)
+  if p.logger then
+    p.logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms, %s)",
+      call.method, call.url, outcome, request_id or "-", call.attempt,
+      (core.now() - p.started) * 1000, p.owner.transport_name))
+  end
+end
+
+local function cancelled(call, message)
+  return new_error("cancelled", { message = message or "the call was cancelled", attempts = call.attempt })
+end
+
+local function start_attempt(call, p)
+  if p.owner.closed then   -- the client was closed while a retry waited
+    settle(call, nil, cancelled(call, "the client was closed"))
+    return
+  end
+  call.attempt = call.attempt + 1
+  p.started = core.now()
+  local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout)
+  if request then
+    p.request = request
+    return
+  end
+  -- The request could not even be started (out of memory, a URL the
+  -- transport refuses): an error of that kind, through the retry policy.
+  failed(call, p, new_error(kind, { message = message }))
+  log(call, p, kind)
+end
+
+-- The current attempt is done: its answer, a retry, or the final error.
+local function finish_attempt(call, p)
+  -- status, headers, body  or  nil, kind, message, status seen (0 if none)
+  local status, r2, r3, r4 = p.request:result()
+  p.request = nil
+  local value, err
+  if status then
+    value, err = errors.interpret(status, r2, r3)
+  else
+    err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
+  end
+  if value ~= nil then
+    settle(call, value, nil)
+  else
+    failed(call, p, err)
+  end
+  log(call, p, status and tostring(status) or err.kind, status and r2["request-id"])
+end
+
+-- Moves the call on without driving the transport: collects a finished
+-- attempt, or starts the next one once its retry time has come.
+function Call:_step()
+  if self.done then return true end
+  local p = private[self]
+  local request = p.request
+  if request then
+    if request:done() then finish_attempt(self, p) end
+  elseif self.retry_at and core.now() >= self.retry_at then
+    self.retry_at = nil
+    start_attempt(self, p)
+  end
+  return self.done
+end
+
+--- call:_running() -> true while an attempt is on the network.
+function Call:_running()
+  local p = private[self]
+  return p ~= nil and p.request ~= nil
+end
+
+--- call:poll() -> false while pending; then true, value  or  true, nil, err.
+-- Never blocks.
+function Call:poll()
+  if not self.done then
+    local p = private[self]
+    if p.request then p.transport:drive(0) end
+    self:_step()
+  end
+  if self.done then return true, self.value, self.err end
+  return false
+end
+
+--- call:wait([timeout]) -> as poll(), blocking up to timeout seconds (none:
+-- until done). Inside OpenResty handlers it yields to nginx instead.
+function Call:wait(timeout)
+  if self.done then return true, self.value, self.err end
+  local deadline = timeout and core.now() + timeout
+  local yield = runtime.ngx_sleep()
+  local pause = 0.001
+  local p = private[self]
+  while true do
+    -- Outside OpenResty, block in the transport first: poll() would only
+    -- find the request just sent still pending.
+    if not yield and p.request then
+      p.transport:run(p.request, deadline and max(deadline - core.now(), 0) or 1)
+    end
+    local done, value, err = self:poll()
+    if done then return true, value, err end
+    local now = core.now()
+    if deadline and now >= deadline then return false end
+    local limit = deadline and deadline - now or math.huge
+    if self.retry_at then
+      -- The sleep function is trusted: once it returns, the retry is due
+      -- (a test's or a scheduler's sleep need not take real time).
+      local wait = deadline and self.retry_at - now or self.retry_delay
+      if wait > limit then
+        p.sleep(limit)
+      else
+        if wait > 0 then p.sleep(wait) end
+        self.retry_at = now
+      end
+    elseif yield then
+      yield(min(pause, limit))        -- the worker keeps serving meanwhile
+      pause = min(pause * 2, 0.02)
+    end
+  end
+end
+
+--- call:next_timer() -> seconds until the call must be polled for a retry
+-- that is waiting (0 when it is due), or nil when it waits on the network
+-- only (see client:fds) or is done. For external event loops.
+function Call:next_timer()
+  if self.done or not self.retry_at then return nil end
+  return max(self.retry_at - core.now(), 0)
+end
+
+--- call:cancel(): stops the call and frees its connection slot. A later
+-- poll() gives true, nil, err with err.kind == "cancelled".
+function Call:cancel()
+  if self.done then return end
+  local p = private[self]
+  if p.request then p.request:cancel() end
+  self.retry_at = nil
+  settle(self, nil, cancelled(self))
+end
+
+--- call.new(method, url, p) -> a call whose first attempt has started.
+-- p (kept private): owner (the client's private state: transport,
+-- transport_name, closed), lines, body, timeout, max_retries, sleep, logger.
+function M.new(method, url, p)
+  local call = setmetatable({ method = method, url = url, attempt = 0 }, Call)
+  p.transport = p.owner.transport
+  private[call] = p
+  start_attempt(call, p)
+  return call
+end
+
+return M

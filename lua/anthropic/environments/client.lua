@@ -1,0 +1,183 @@
+-- anthropic.environments.client: a client holds one transport (its
+-- connections), its default options and its header lines. The calls
+-- themselves are in resource.lua (environments) and run on call.lua.
+local core = require "anthropic.environments.core"
+local check = require "anthropic.environments.check"
+local options = require "anthropic.environments.options"
+local headers = require "anthropic.environments.headers"
+local transport = require "anthropic.environments.transport"
+local runtime = require "anthropic.environments.runtime"
+local call = require "anthropic.environments.call"
+check.internal()
+
+local type, getmetatable, setmetatable, format = type, getmetatable, setmetatable, string.format
+local argerror = check.argerror
+
+local M = {
+  API_VERSION = "2023-06-01",
+  BETA = "managed-agents-2026-04-01",
+  DEFAULT_BASE_URL = "https://api.anthropic.com",
+  DEFAULT_TIMEOUT = 600,           -- seconds, one attempt
+  DEFAULT_CONNECT_TIMEOUT = 5,     -- seconds
+  DEFAULT_MAX_RETRIES = 2,
+  DEFAULT_MAX_BODY = 16 * 1024 * 1024,
+}
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+-- Per-client state that must not show up when a client is printed or
+-- inspected: the header lines carry the credentials.
+local private = setmetatable({}, { __mode = "k" })
+
+local function getenv(name)
+  local v = os.getenv(name)
+  if v == "" then return nil end
+  return v
+end
+
+-- The base URL, checked: http(s), a host, an optional path prefix, and
+-- nothing that would change where requests go (user info, query, fragment).
+local function base_url(url)
+  if not url:find("^[hH][tT][tT][pP][sS]?://[^/]") then
+    argerror("new", "base_url must be an http:// or https:// URL")
+  end
+  if url:find("[%s%z%c]") then argerror("new", "base_url must not contain spaces or control characters") end
+  if url:find("[?#]") then argerror("new", "base_url must not have a query or a fragment") end
+  local authority = url:match("^%a+://([^/]*)")
+  if authority:find("@", 1, true) then argerror("new", "base_url must not have user information (user@host)") end
+  return (url:gsub("/+$", ""))
+end
+
+--- M.new(opts, user_agent) -> client: environments.new.
+function M.new(opts, user_agent)
+  opts = options.check("new", opts, options.CLIENT)
+  local url = base_url(opts.base_url or getenv("ANTHROPIC_BASE_URL") or M.DEFAULT_BASE_URL)
+  local api_key = opts.api_key or getenv("ANTHROPIC_API_KEY")
+  local auth_token = opts.auth_token or getenv("ANTHROPIC_AUTH_TOKEN")
+  if api_key then check.header_value("new", "ANTHROPIC_API_KEY", api_key) end
+  if auth_token then check.header_value("new", "ANTHROPIC_AUTH_TOKEN", auth_token) end
+
+  local logger = opts.logger
+  if not logger and getenv("ANTHROPIC_LOG") == "debug" then
+    logger = function(line) io.stderr:write(line, "\n") end
+  end
+
+  local self = setmetatable({
+    base_url = url,
+    timeout = opts.timeout or M.DEFAULT_TIMEOUT,
+    max_retries = opts.max_retries or M.DEFAULT_MAX_RETRIES,
+  }, Client)
+  local t, name = transport.new("curl", {
+    connect_timeout = opts.connect_timeout or M.DEFAULT_CONNECT_TIMEOUT,
+    stall_timeout = opts.stall_timeout,
+    max_body = opts.max_body or M.DEFAULT_MAX_BODY,
+    proxy = opts.proxy,
+    ca_file = opts.ca_file,
+    ca_path = opts.ca_path,
+    insecure_skip_tls_verify = opts.insecure_skip_tls_verify,
+  })
+  private[self] = {
+    transport = t,
+    transport_name = name,
+    sleep = opts.sleep or runtime.sleep,
+    logger = logger,
+    headers = headers.client {
+      api_key = api_key, auth_token = auth_token, workspace_id = opts.workspace_id,
+      betas = opts.betas, headers = opts.headers,
+      user_agent = user_agent, api_version = M.API_VERSION, beta = M.BETA,
+    },
+  }
+  return self
+end
+
+--- M.check(where, self): raises unless self is a client (a method called
+-- with a dot instead of a colon, say).
+function M.check(where, self)
+  if getmetatable(self) ~= Client then
+    argerror(where, "expected a client: call it as client:" .. where .. "(...), with a colon")
+  end
+end
+local check_client = M.check
+
+--- M.private(client) -> the client's private state.
+function M.private(self) return private[self] end
+
+--- client:_start(where, method, path, body, opts) -> a new call, its first
+-- attempt started. opts is a checked copy (options.check).
+function Client:_start(where, method, path, body, opts)
+  local state = private[self]
+  if state.closed then argerror(where, "client is closed") end
+  return call.new(method, self.base_url .. path, {
+    owner = state,
+    lines = headers.lines(where, state.headers, opts, body ~= nil),
+    body = body,
+    timeout = opts.timeout or self.timeout,
+    max_retries = opts.max_retries or self.max_retries,
+    sleep = opts.sleep or state.sleep,
+    logger = state.logger,
+  })
+end
+
+--- client:_lines(where, opts, has_body) -> the header lines a call with
+-- these options would send; raises as a call would (no credentials).
+function Client:_lines(where, opts, has_body)
+  return headers.lines(where, private[self].headers, opts, has_body)
+end
+
+--- client:_call(...) -> as _start, then waits: the decoded answer, or nil,
+-- err. Blocking, but yielding inside OpenResty handlers.
+function Client:_call(where, method, path, body, opts)
+  local _, value, err = self:_start(where, method, path, body, opts):wait()
+  return value, err
+end
+
+--- client:has_credentials() -> true if the client sends a key or a token.
+function Client:has_credentials()
+  check_client("has_credentials", self)
+  return headers.has_credentials(private[self].headers)
+end
+
+--- client:drive([wait]) -> number of requests still in flight.
+-- Does the network work that is ready for every call of this client,
+-- waiting up to `wait` seconds (default 0: never blocks) for some.
+function Client:drive(wait)
+  check_client("drive", self)
+  if wait ~= nil and (type(wait) ~= "number" or not (wait >= 0)) then
+    argerror("drive", "wait must be a non-negative number of seconds")
+  end
+  return private[self].transport:drive(wait or 0)
+end
+
+--- client:fds() -> sockets, timeout
+-- For event loops that wait on sockets themselves (luv, cqueues, a game
+-- engine): the sockets the transport waits on, as { {fd =, read =, write =} },
+-- and the seconds until it must be driven anyway (nil: no timer). Wait for
+-- either, then call client:drive() and poll your calls.
+function Client:fds()
+  check_client("fds", self)
+  return private[self].transport:fds()
+end
+
+--- client:close(): releases the connections now rather than at collection.
+-- Calls in flight, and calls waiting to retry, end as cancelled.
+function Client:close()
+  local state = private[self]
+  if state then
+    state.closed = true
+    state.transport:close()
+  end
+end
+
+-- Lua 5.4: `local client <close> = environments.new {...}` closes it at the
+-- end of the scope.
+Client.__close = Client.close
+
+--- M.user_agent(version) -> the User-Agent value of this build.
+function M.user_agent(version)
+  return format("anthropic-environments-lua/%s (%s; libcurl/%s)", version,
+    (type(jit) == "table" and jit.version) or _VERSION, core.curl_version)
+end
+
+return M

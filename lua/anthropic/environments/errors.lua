@@ -1,0 +1,88 @@
+-- anthropic.environments.errors: network, API and decode failures, which
+-- every call returns as nil, err. An error is a table with `kind` and the
+-- fields of its kind (see docs/reference.md), whose tostring never shows a
+-- credential.
+local core = require "anthropic.environments.core"
+
+local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable
+local concat, format = table.concat, string.format
+local null = core.null
+
+local M = {}
+
+-- A raw body kept on an error (an HTML page from a proxy, say) is cut here.
+local ERROR_BODY_MAX = 4096
+
+local Error = {}
+M.Error = Error
+Error.__index = Error
+
+function Error.__tostring(e)
+  local parts = { "anthropic.environments:", e.kind, "error" }
+  if e.status and e.status ~= 0 then parts[#parts + 1] = tostring(e.status) end
+  if e.type then parts[#parts + 1] = e.type end
+  if e.error_code then parts[#parts + 1] = "(" .. e.error_code .. ")" end
+  local s = concat(parts, " ")
+  if e.message then s = s .. ": " .. e.message end
+  if e.request_id then s = s .. " [request-id " .. e.request_id .. "]" end
+  if e.attempts and e.attempts > 1 then s = s .. format(" after %d attempts", e.attempts) end
+  return s
+end
+
+--- errors.is_error(v): true if v is an error returned by this library.
+function M.is_error(v) return getmetatable(v) == Error end
+
+--- errors.new(kind, fields) -> fields, made an error of that kind.
+local function new_error(kind, fields)
+  fields.kind = kind
+  return setmetatable(fields, Error)
+end
+M.new = new_error
+
+local function cap(body)
+  if #body > ERROR_BODY_MAX then return body:sub(1, ERROR_BODY_MAX) end
+  return body
+end
+
+local function string_field(t, key)
+  local v = type(t) == "table" and t[key] or nil
+  if type(v) == "string" then return v end
+  return nil
+end
+
+--- errors.interpret(status, headers, body) -> the decoded answer of a 2xx,
+-- or nil and the error it stands for.
+function M.interpret(status, headers, body)
+  local request_id = headers["request-id"]
+  if status >= 200 and status < 300 then
+    local value, decode_err = core.decode(body)
+    -- Debian's lua-cjson gives arrays and objects alike as plain tables.
+    if type(value) == "table" and body:find("^%s*{") then return value end
+    local kind_of = value == null and "null" or (type(value) == "table" and "an array") or type(value)
+    return nil, new_error("decode", {
+      status = status, request_id = request_id, headers = headers, body = cap(body),
+      message = value == nil and ("invalid JSON in the answer: " .. tostring(decode_err))
+                or ("expected a JSON object, got " .. kind_of),
+    })
+  end
+  local decoded = core.decode(body)
+  local api_error = type(decoded) == "table" and decoded.error
+  if type(api_error) == "table" then
+    return nil, new_error("api", {
+      status = status, headers = headers,
+      type = string_field(api_error, "type"),
+      message = string_field(api_error, "message"),
+      error_code = string_field(api_error.details, "error_code"),
+      request_id = request_id or string_field(decoded, "request_id"),
+    })
+  end
+  local content_type = headers["content-type"]
+  return nil, new_error("api", {
+    status = status, headers = headers, request_id = request_id, body = cap(body),
+    message = body == "" and format("HTTP %d with an empty body", status)
+              or format("HTTP %d with a body that is not the API's error JSON (%s)", status,
+                        content_type or "no content-type"),
+  })
+end
+
+return M

@@ -1,0 +1,98 @@
+-- anthropic.environments.many: runs a list of calls with up to
+-- `concurrency` in flight on one client's transport, each with its own
+-- retries, and gathers their results. archive_many is its short form.
+local core = require "anthropic.environments.core"
+local runtime = require "anthropic.environments.runtime"
+
+local ipairs, pcall, error, min, max, remove = ipairs, pcall, error, math.min, math.max, table.remove
+local unpack = table.unpack or unpack   -- luacheck: ignore unpack
+
+local M = {}
+
+-- fn() with its errors caught, and cleanup() run before they are raised
+-- again. PUC Lua 5.1 cannot yield across pcall, so there a coroutine stands
+-- in for it and passes every yield (a caller's sleep that yields to its
+-- own scheduler) through.
+local PUC_51 = _VERSION == "Lua 5.1" and type(jit) ~= "table"
+
+local function protected(fn, cleanup)
+  if not PUC_51 then
+    local ok, raised = pcall(fn)
+    if not ok then
+      cleanup()
+      error(raised, 0)
+    end
+    return
+  end
+  local co = coroutine.create(fn)
+  local args = {}
+  while true do
+    local res = { coroutine.resume(co, unpack(args)) }
+    if not res[1] then
+      cleanup()
+      error(res[2], 0)
+    end
+    if coroutine.status(co) == "dead" then return end
+    args = { coroutine.yield(unpack(res, 2)) }
+  end
+end
+
+--- many.run(transport, jobs, opts) -> results, errors
+-- jobs: an array of { key = k, start = function() -> call }. results[k] is
+-- the value of the job's call, errors[k] its error. opts: concurrency (16),
+-- on_result(key, value, err), sleep (for waits when only retries are
+-- pending).
+function M.run(transport, jobs, opts)
+  local concurrency = opts.concurrency or 16
+  local on_result, sleep = opts.on_result, opts.sleep or runtime.sleep
+  local yield = runtime.ngx_sleep()
+  local results, errors = {}, {}
+  local active, next_index = {}, 1
+
+  protected(function()
+    while next_index <= #jobs or #active > 0 do
+      while #active < concurrency and next_index <= #jobs do
+        local job = jobs[next_index]
+        next_index = next_index + 1
+        active[#active + 1] = { key = job.key, call = job.start() }
+      end
+      transport:drive(0)
+      local finished, next_timer, running = false, nil, false
+      for i = #active, 1, -1 do
+        local entry = active[i]
+        local call = entry.call
+        if call:_step() then
+          remove(active, i)
+          finished = true
+          results[entry.key], errors[entry.key] = call.value, call.err
+          if on_result then on_result(entry.key, call.value, call.err) end
+        elseif call:_running() then
+          running = true
+        elseif call.retry_at then
+          next_timer = next_timer and min(next_timer, call.retry_at) or call.retry_at
+        end
+      end
+      if not finished and #active > 0 then
+        local wait = next_timer and max(next_timer - core.now(), 0) or 1
+        if yield then
+          yield(min(wait, 0.005))
+        elseif running then
+          transport:drive(min(wait, 1))
+        else
+          -- Only retries are waiting: the sleep function is trusted, as in
+          -- Call:wait, so the earliest of them is due once it returns.
+          if wait > 0 then sleep(wait) end
+          for _, entry in ipairs(active) do
+            local at = entry.call.retry_at
+            if at and at <= next_timer then entry.call.retry_at = core.now() end
+          end
+        end
+      end
+    end
+  end, function()
+    for _, entry in ipairs(active) do entry.call:cancel() end
+  end)
+  return results, errors
+end
+
+return M

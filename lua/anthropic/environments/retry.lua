@@ -1,0 +1,43 @@
+-- anthropic.environments.retry: the retry policy of the official SDKs,
+-- apart from the calls it serves. Which failures are retried, and how long
+-- to wait before the next attempt.
+local time = require "anthropic.environments.time"
+
+local tonumber, min = tonumber, math.min
+
+local M = {}
+
+--- retry.should(err) -> true if the failure is worth another attempt:
+-- x-should-retry decides first; then connection errors, timeouts, 408, 409,
+-- 429 and every status >= 500.
+function M.should(err)
+  local headers = err.headers
+  local verdict = headers and headers["x-should-retry"]
+  if verdict == "true" then return true end
+  if verdict == "false" then return false end
+  if err.kind == "connection" or err.kind == "timeout" then return true end
+  local status = err.status
+  return err.kind == "api" and (status == 408 or status == 409 or status == 429 or status >= 500)
+end
+
+--- retry.delay(n, headers, jitter) -> seconds to wait before retry n
+-- (0-based): retry-after-ms or retry-after when positive and at most 60 s,
+-- else min(0.5 * 2^n, 8) times a factor in (0.75, 1]; jitter is in [0, 1).
+function M.delay(n, headers, jitter)
+  if headers then
+    local wait = tonumber(headers["retry-after-ms"])
+    if wait then wait = wait / 1000 end
+    local after = headers["retry-after"]
+    if not wait and after then
+      wait = tonumber(after)
+      if not wait then
+        local at = time.http_date(after)
+        if at then wait = at - os.time() end
+      end
+    end
+    if wait and wait > 0 and wait <= 60 then return wait end
+  end
+  return min(0.5 * 2 ^ n, 8) * (1 - 0.25 * jitter)
+end
+
+return M
