@@ -18,16 +18,7 @@ local UNRESTRICTED_CONFIG_JSON = '{"networking":{"type":"unrestricted"},"package
 local SELF_HOSTED_CONFIG_JSON = '{"type":"self_hosted"}'
 
 describe("the environments resource", function()
-  local server, sleeps
-
-  setup(function() server = fake.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:reset()
-    sleeps = {}
-  end)
-
-  local function new_client(opts) return server:client(KEY, sleeps, opts) end
+  local server, sleeps, new_client = fake.suite(KEY)
 
   local function only_request() return server:only_request() end
 

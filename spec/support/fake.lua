@@ -70,8 +70,8 @@ M.self_signed = self_signed
 
 -- Starts a fresh server. Raises an error if it does not come up in time.
 -- fake.start{ tls = true } serves HTTPS with a self-signed certificate whose
--- file is server.ca_file.
-function M.start(opts)
+-- file is server.ca_file. `into`, if given, is the table made the server.
+function M.start(opts, into)
   opts = opts or {}
   local lua = os.getenv("FAKE_LUA") or "lua5.3"
   local out = os.tmpname()
@@ -107,8 +107,26 @@ function M.start(opts)
   end
   os.remove(out)
   local scheme = opts.tls and "https" or "http"
-  return setmetatable({ url = scheme .. "://" .. host .. ":" .. port, pid = pid, ca_file = cert },
-                      Server)
+  local server = into or {}
+  server.url, server.pid, server.ca_file = scheme .. "://" .. host .. ":" .. port, pid, cert
+  return setmetatable(server, Server)
+end
+
+-- The setup most spec files share, called inside their describe block: one
+-- fake for the block, reset before each test. Returns the server (a table
+-- filled in when the block starts), the list of retry waits the clients
+-- were asked to sleep (emptied before each test), and new_client(opts),
+-- which makes a client of that server with api_key `key`.
+function M.suite(key, opts)
+  local busted = require "busted"
+  local server, sleeps = {}, {}
+  busted.setup(function() M.start(opts, server) end)
+  busted.teardown(function() server:stop() end)
+  busted.before_each(function()
+    server:reset()
+    for i = #sleeps, 1, -1 do sleeps[i] = nil end
+  end)
+  return server, sleeps, function(client_opts) return server:client(key, sleeps, client_opts) end
 end
 
 -- One HTTP request to the server. `body` is a string or nil, `headers` a
