@@ -30,8 +30,8 @@ build = {
   modules = {
     ["anthropic.environments"] = "lua/anthropic/environments.lua",
     ["anthropic.environments.core"] = {
-      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c" },
-      libraries = { "curl", "pthread" },
+      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c", "src/webhook.c" },
+      libraries = { "curl", "crypto", "pthread" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
     },
