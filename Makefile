@@ -47,6 +47,13 @@ build/fuzz/fuzz_response: fuzz/fuzz_response.c $(SRC) $(HDR)
 	  $(shell pkg-config --cflags lua5.4) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_response.c $(SRC) \
 	  -llua5.4 $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
 
+# libFuzzer over webhook verification: the secret, base64, the signature header.
+build/fuzz/fuzz_webhook: fuzz/fuzz_webhook.c src/webhook.c src/webhook.h
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
+	  $(shell pkg-config --cflags lua5.4) $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_webhook.c src/webhook.c \
+	  -llua5.4 $(CRYPTO_LIBS)
+
 # examples/host: a C program embedding Lua 5.4 with the core compiled in
 # (not loaded from build/), which polls an archive from a 60 Hz frame loop.
 HOST_LUA := lua5.4
@@ -70,7 +77,8 @@ demo: deps
 # Warnings fail the test build.
 test: deps
 	@$(MAKE) -s --no-print-directory WARN="$(WARN) -Werror" \
-	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
+	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response \
+	  build/fuzz/fuzz_webhook
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
