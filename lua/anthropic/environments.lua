@@ -1213,4 +1213,8 @@ end
 
 M._escape_segment = escape_segment   -- exposed for tests
 
+--- environments.unwrap_webhook(body, headers, { key, tolerance, now })
+-- -> event  or  nil, err: see anthropic/environments/webhook.lua.
+M.unwrap_webhook = require("anthropic.environments.webhook").unwrap
+
 return M
