@@ -7,10 +7,12 @@ FAKE_LUA     ?= lua5.3
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra
-SRC     := src/core.c src/transport.c src/json_bridge.c
-HDR     := src/compat.h src/transport.h src/json_bridge.h
+SRC     := src/core.c src/transport.c src/json_bridge.c src/webhook.c
+HDR     := src/compat.h src/transport.h src/json_bridge.h src/webhook.h
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   = $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS   = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 
 lua_pc  = $(if $(filter jit,$(1)),luajit,lua$(1))
 CORE    = build/$(1)/anthropic/environments/core.so
@@ -30,20 +32,27 @@ all: $(CORES)
 build/%/anthropic/environments/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden \
-	  $(shell pkg-config --cflags $(call lua_pc,$*)) $(CURL_CFLAGS) \
-	  -o $@ $(SRC) $(CURL_LIBS) -pthread
+	  $(shell pkg-config --cflags $(call lua_pc,$*)) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
+	  -o $@ $(SRC) $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
 
 # The core built with AddressSanitizer and UBSan, for `make sanitize`.
 build/asan/anthropic/environments/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) -fPIC -shared $(shell pkg-config --cflags lua5.4) \
-	  $(CURL_CFLAGS) -o $@ $(SRC) $(CURL_LIBS) -pthread
+	  $(CURL_CFLAGS) $(CRYPTO_CFLAGS) -o $@ $(SRC) $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
 
 build/fuzz/fuzz_response: fuzz/fuzz_response.c $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
-	  $(shell pkg-config --cflags lua5.4) $(CURL_CFLAGS) -o $@ fuzz/fuzz_response.c $(SRC) \
-	  -llua5.4 $(CURL_LIBS) -pthread
+	  $(shell pkg-config --cflags lua5.4) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_response.c $(SRC) \
+	  -llua5.4 $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
+
+# libFuzzer over webhook verification: the secret, base64, the signature header.
+build/fuzz/fuzz_webhook: fuzz/fuzz_webhook.c src/webhook.c src/webhook.h
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
+	  $(shell pkg-config --cflags lua5.4) $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_webhook.c src/webhook.c \
+	  -llua5.4 $(CRYPTO_LIBS)
 
 # examples/host: a C program embedding Lua 5.4 with the core compiled in
 # (not loaded from build/), which polls an archive from a 60 Hz frame loop.
@@ -51,9 +60,9 @@ HOST_LUA := lua5.4
 host: build/host/host
 build/host/host: examples/host/host.c $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Isrc $(shell pkg-config --cflags $(HOST_LUA)) $(CURL_CFLAGS) \
+	$(CC) $(CFLAGS) $(WARN) -Isrc $(shell pkg-config --cflags $(HOST_LUA)) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
 	  -DHOST_LUA_DIR='"$(CURDIR)/lua"' -o $@ examples/host/host.c $(SRC) \
-	  $(shell pkg-config --libs $(HOST_LUA)) $(CURL_LIBS) -pthread -lm
+	  $(shell pkg-config --libs $(HOST_LUA)) $(CURL_LIBS) $(CRYPTO_LIBS) -pthread -lm
 
 deps:
 	@scripts/install-deps
@@ -68,7 +77,8 @@ demo: deps
 # Warnings fail the test build.
 test: deps
 	@$(MAKE) -s --no-print-directory WARN="$(WARN) -Werror" \
-	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
+	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response \
+	  build/fuzz/fuzz_webhook
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any

@@ -48,9 +48,10 @@ build = {
     ["anthropic.environments.time"] = "lua/anthropic/environments/time.lua",
     ["anthropic.environments.transport"] = "lua/anthropic/environments/transport.lua",
     ["anthropic.environments.transport.curl"] = "lua/anthropic/environments/transport/curl.lua",
+    ["anthropic.environments.webhook"] = "lua/anthropic/environments/webhook.lua",
     ["anthropic.environments.core"] = {
-      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c" },
-      libraries = { "curl", "pthread" },
+      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c", "src/webhook.c" },
+      libraries = { "curl", "crypto", "pthread" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
     },

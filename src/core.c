@@ -12,6 +12,7 @@
 #include "compat.h"
 #include "json_bridge.h"
 #include "transport.h"
+#include "webhook.h"
 
 #define CLIENT_MT "anthropic.environments.core.client"
 #define REQUEST_MT "anthropic.environments.core.request"
@@ -409,6 +410,7 @@ static const luaL_Reg core_functions[] = {
     {"new", core_new},
     {"sleep", core_sleep},
     {"now", core_now},
+    {"webhook_verify", webhook_lua_verify},
     {NULL, NULL}
 };
 

@@ -53,6 +53,10 @@ local M = {
 
 local USER_AGENT = client.user_agent(VERSION)
 
+--- environments.unwrap_webhook(body, headers, { key, tolerance, now })
+-- -> event  or  nil, err: see anthropic/environments/webhook.lua.
+M.unwrap_webhook = require("anthropic.environments.webhook").unwrap
+
 --- environments.new(opts) -> client
 function M.new(opts)
   return client.new(opts, USER_AGENT)
