@@ -85,7 +85,7 @@ describe("the command-line tool", function()
         { { "get" }, "get needs ID" },
         { { "get", "a", "b" }, "get needs ID" },
         { { "archive" }, "archive needs ID [ID ...]" },
-        { { "archive", EXAMPLE_ID, ".." }, "archive: invalid environment id '..'" },
+        { { "archive", EXAMPLE_ID, ".." }, "archive: invalid id '..': must not be '..'" },
         { { "create" }, "create needs --name" },
         { { "create", "--name", "x", "--name", "y" }, "--name given twice" },
         { { "create", "--name", "" }, "create: parameter 'name' must be 1 to 256 characters long (got 0)" },

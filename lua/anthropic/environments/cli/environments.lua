@@ -1,0 +1,157 @@
+-- anthropic.environments.cli.environments: the commands over environments:
+-- list, get, create, update, archive and delete.
+local environments = require "anthropic.environments"
+local schema = require "anthropic.environments.schema"
+local output = require "anthropic.environments.cli.output"
+local args = require "anthropic.environments.cli.args"
+
+local usage_error, show, clean = output.usage_error, output.show, output.clean
+
+local EDIT = { name = "value", description = "value", scope = "value", config = "value", metadata = "multi" }
+
+local M = {}
+
+M.USAGE = [[
+  list [--include-archived] [--limit N]
+                    every environment, newest first (at most N with --limit)
+  get ID            one environment
+  create --name NAME [--description TEXT] [--scope organization|account]
+         [--config FILE.json] [--metadata KEY=VALUE ...]
+                    a new environment (FILE "-" reads the config from stdin)
+  update ID [--name NAME] [--description TEXT | --clear-description]
+         [--scope organization|account] [--config FILE.json] [--metadata KEY=VALUE ...]
+                    change the fields given; --metadata KEY= deletes that key
+  archive ID [ID ...]
+                    archive each environment; a summary goes to stderr
+  delete ID         delete an environment for good
+]]
+
+local function read_config(path)
+  local text
+  if path == "-" then
+    text = io.stdin:read("*a")
+  else
+    local f, err = io.open(path, "rb")
+    if not f then usage_error("--config: cannot read " .. tostring(err)) end
+    text = f:read("*a")
+    f:close()
+  end
+  local value, err = environments.decode(text or "")
+  if value == nil then usage_error(string.format("--config %s: not valid JSON: %s", path, tostring(err))) end
+  if type(value) ~= "table" then usage_error(string.format("--config %s: expected a JSON object", path)) end
+  return value
+end
+
+local function edit_params(flags)
+  local params = {}
+  params.name = flags.name
+  params.description = flags.description
+  if flags["clear-description"] then
+    if flags.description then usage_error("update: --description and --clear-description together") end
+    params.description = environments.null
+  end
+  params.scope = flags.scope
+  if flags.config then params.config = read_config(flags.config) end
+  if #flags.metadata > 0 then
+    params.metadata = {}
+    for _, kv in ipairs(flags.metadata) do
+      local k, v = kv:match("^([^=]+)=(.*)$")
+      if not k then usage_error(string.format("--metadata '%s': expected KEY=VALUE", kv)) end
+      params.metadata[k] = v
+    end
+  end
+  return params
+end
+
+local function print_result(env, flags)
+  if flags.json then output.print_json(schema.mark_arrays(env)) else output.environment(env) end
+end
+
+M.commands = {}
+local commands = M.commands
+
+commands.list = { flags = { ["include-archived"] = "flag", limit = "value" } }
+function commands.list.run(ctx, flags)
+  local limit = flags.limit and args.whole("list", "limit", flags.limit, 1)
+  local params = { include_archived = flags["include-archived"] or nil,
+                   limit = limit and math.min(limit, 1000) or 100 }
+  local envs = {}
+  for env, err in ctx.call(ctx.client.each, ctx.client, params) do
+    if not env then output.api_failure(err) end
+    envs[#envs + 1] = env
+    if limit and #envs >= limit then break end
+  end
+  if flags.json then
+    local out = environments.array()
+    for i, env in ipairs(envs) do out[i] = schema.mark_arrays(env) end
+    output.print_json(out)
+  elseif #envs == 0 then
+    io.stdout:write("no environments\n")
+  else
+    output.environments(envs)
+  end
+end
+
+commands.get = { min = 1, max = 1, args = "ID", ids = true }
+function commands.get.run(ctx, flags, ids)
+  local env, err = ctx.call(ctx.client.retrieve, ctx.client, ids[1])
+  if not env then output.api_failure(err) end
+  print_result(env, flags)
+end
+
+commands.create = { flags = EDIT }
+function commands.create.run(ctx, flags)
+  if not flags.name then usage_error("create needs --name") end
+  local env, err = ctx.call(ctx.client.create, ctx.client, edit_params(flags))
+  if not env then output.api_failure(err) end
+  print_result(env, flags)
+end
+
+commands.update = { flags = { ["clear-description"] = "flag" }, min = 1, max = 1, args = "ID", ids = true }
+for k, v in pairs(EDIT) do commands.update.flags[k] = v end
+function commands.update.run(ctx, flags, ids)
+  local params = edit_params(flags)
+  if next(params) == nil then usage_error("update: nothing to change (give --name, --description, ...)") end
+  local env, err = ctx.call(ctx.client.update, ctx.client, ids[1], params)
+  if not env then output.api_failure(err) end
+  print_result(env, flags)
+end
+
+commands.delete = { min = 1, max = 1, args = "ID", ids = true }
+function commands.delete.run(ctx, flags, ids)
+  local deleted, err = ctx.call(ctx.client.delete, ctx.client, ids[1])
+  if not deleted then output.api_failure(err) end
+  if flags.json then output.print_json(deleted) else io.stdout:write("deleted ", show(deleted.id), "\n") end
+end
+
+commands.archive = { min = 1, max = math.huge, args = "ID [ID ...]", ids = true }
+function commands.archive.run(ctx, flags, ids)
+  local tty = output.stderr_is_terminal()
+  local results, failed = environments.array(), 0
+  local function progress(text)
+    if tty then io.stderr:write("\r\27[K", text) io.stderr:flush() end
+  end
+  for i, id in ipairs(ids) do
+    progress(string.format("[%d/%d] archiving %s", i, #ids, clean(id)))
+    local env, err = ctx.call(ctx.client.archive, ctx.client, id)
+    progress("")
+    if env then
+      if flags.json then
+        results[#results + 1] = { id = id, environment = schema.mark_arrays(env) }
+      else
+        io.stdout:write("archived ", show(env.id), "  ", show(env.name), "  ", show(env.archived_at), "\n")
+        io.stdout:flush()
+      end
+    else
+      failed = failed + 1
+      io.stderr:write(output.PROGRAM, ": ", clean(id), ": ", output.describe_error(err), "\n")
+      if flags.json then results[#results + 1] = { id = id, error = output.error_json(err) } end
+    end
+  end
+  if flags.json then output.print_json(results) end
+  io.stderr:write(string.format("archived %d of %d environment%s%s\n", #ids - failed, #ids,
+    #ids == 1 and "" or "s", failed > 0 and string.format(", %d failed", failed) or ""))
+  if failed > 0 then os.exit(output.EXIT_API) end
+end
+
+return M
