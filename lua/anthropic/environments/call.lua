@@ -80,7 +80,7 @@ local function finish_attempt(call, p)
   p.request = nil
   local value, err
   if status then
-    value, err = errors.interpret(status, r2, r3)
+    value, err = (p.interpret or errors.interpret)(status, r2, r3)
   else
     err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
   end
@@ -181,7 +181,9 @@ end
 
 --- call.new(method, url, p) -> a call whose first attempt has started.
 -- p (kept private): owner (the client's private state: transport,
--- transport_name, closed), lines, body, timeout, max_retries, sleep, logger.
+-- transport_name, closed), lines, body, timeout, max_retries, sleep, logger,
+-- and interpret(status, headers, body) -> value or nil, err, for calls whose
+-- answers are read otherwise than errors.interpret does.
 function M.new(method, url, p)
   local call = setmetatable({ method = method, url = url, attempt = 0 }, Call)
   p.transport = p.owner.transport

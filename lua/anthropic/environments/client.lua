@@ -104,9 +104,9 @@ local check_client = M.check
 --- M.private(client) -> the client's private state.
 function M.private(self) return private[self] end
 
---- client:_start(where, method, path, body, opts) -> a new call, its first
--- attempt started. opts is a checked copy (options.check).
-function Client:_start(where, method, path, body, opts)
+--- client:_start(where, method, path, body, opts [, interpret]) -> a new
+-- call, its first attempt started. opts is a checked copy (options.check).
+function Client:_start(where, method, path, body, opts, interpret)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
   return call.new(method, self.base_url .. path, {
@@ -117,20 +117,35 @@ function Client:_start(where, method, path, body, opts)
     max_retries = opts.max_retries or self.max_retries,
     sleep = opts.sleep or state.sleep,
     logger = state.logger,
+    interpret = interpret,
   })
+end
+
+--- client.define(name, build [, interpret]): installs client:<name>(...),
+-- which blocks (yielding inside OpenResty handlers) and returns the answer
+-- or nil, err, and client:<name>_async(...), which returns the call at once.
+-- build(self, where, ...) checks the arguments (raising at the caller's
+-- line) and returns method, path, body (JSON text or nil) and the checked
+-- options; interpret, if given, reads the answers (see call.new).
+function M.define(name, build, interpret)
+  local async = name .. "_async"
+  Client[name] = function(self, ...)
+    check_client(name, self)
+    local method, path, body, opts = build(self, name, ...)
+    local _, value, err = self:_start(name, method, path, body, opts, interpret):wait()
+    return value, err
+  end
+  Client[async] = function(self, ...)
+    check_client(async, self)
+    local method, path, body, opts = build(self, async, ...)
+    return self:_start(async, method, path, body, opts, interpret)
+  end
 end
 
 --- client:_lines(where, opts, has_body) -> the header lines a call with
 -- these options would send; raises as a call would (no credentials).
 function Client:_lines(where, opts, has_body)
   return headers.lines(where, private[self].headers, opts, has_body)
-end
-
---- client:_call(...) -> as _start, then waits: the decoded answer, or nil,
--- err. Blocking, but yielding inside OpenResty handlers.
-function Client:_call(where, method, path, body, opts)
-  local _, value, err = self:_start(where, method, path, body, opts):wait()
-  return value, err
 end
 
 --- client:has_credentials() -> true if the client sends a key or a token.

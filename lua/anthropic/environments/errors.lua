@@ -85,4 +85,31 @@ function M.interpret(status, headers, body)
   })
 end
 
+--- errors.interpret_page(status, headers, body) -> a page of a list call,
+-- { data = {...}, next_page = cursor or nil }, or nil and a decode error (an answer without a data array, or with an element that is not an
+-- object). Serves every list call.
+function M.interpret_page(status, headers, body)
+  local page, err = M.interpret(status, headers, body)
+  if not page then return nil, err end
+  local data = page.data
+  local bad
+  if type(data) ~= "table" then
+    bad = "a list answer without a 'data' array"
+  else
+    for i = 1, #data do
+      if type(data[i]) ~= "table" then
+        bad = format("a list answer whose data[%d] is %s, not an object",
+          i, data[i] == null and "null" or type(data[i]))
+        break
+      end
+    end
+  end
+  if bad then
+    return nil, new_error("decode", { status = status, headers = headers,
+      request_id = headers["request-id"], message = bad })
+  end
+  if type(page.next_page) ~= "string" or page.next_page == "" then page.next_page = nil end
+  return page
+end
+
 return M

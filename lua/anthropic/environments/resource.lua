@@ -1,6 +1,7 @@
--- anthropic.environments.resource: the calls of the environments resource
--- (archive, create, retrieve, update, delete, list, each, archive_many and
--- archive_async), as methods of the client.
+-- anthropic.environments.resource: the calls of the environments resource,
+-- as methods of the client. Each call has a blocking form and an _async
+-- form (client.define): archive, create, retrieve, update, delete and list;
+-- then each (every environment, page after page) and archive_many.
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local schema = require "anthropic.environments.schema"
@@ -12,7 +13,7 @@ check.internal()
 
 local type, next, format = type, next, string.format
 local argerror, check_id, escape_segment = check.argerror, check.id, check.escape_segment
-local check_client = client.check
+local check_client, define = client.check, client.define
 local CALL = options.CALL
 local null = core.null
 
@@ -23,20 +24,81 @@ local function env_path(id)
 end
 
 --- client:archive(id [, opts]) -> environment  or  nil, err
-function Client:archive(id, opts)
-  check_client("archive", self)
-  check_id("archive", id)
-  opts = options.check("archive", opts, CALL)
-  return self:_call("archive", "POST", env_path(id) .. "/archive", nil, opts)
-end
+define("archive", function(_, where, id, opts)
+  check_id(where, id)
+  return "POST", env_path(id) .. "/archive", nil, options.check(where, opts, CALL)
+end)
 
---- client:archive_async(id [, opts]) -> call, with call:poll(), call:wait()
--- and call:cancel(). Nothing blocks until wait() is called.
-function Client:archive_async(id, opts)
-  check_client("archive_async", self)
-  check_id("archive_async", id)
-  opts = options.check("archive_async", opts, CALL)
-  return self:_start("archive_async", "POST", env_path(id) .. "/archive", nil, opts)
+--- client:create(params [, opts]) -> environment  or  nil, err
+define("create", function(_, where, params, opts)
+  local body = schema.encode_body(where, schema.environment_body(where, params, false))
+  return "POST", "/v1/environments", body, options.check(where, opts, CALL)
+end)
+
+--- client:retrieve(id [, opts]) -> environment  or  nil, err
+define("retrieve", function(_, where, id, opts)
+  check_id(where, id)
+  return "GET", env_path(id), nil, options.check(where, opts, CALL)
+end)
+
+--- client:update(id, params [, opts]) -> environment  or  nil, err
+define("update", function(_, where, id, params, opts)
+  check_id(where, id)
+  local body = schema.encode_body(where, schema.environment_body(where, params, true))
+  return "POST", env_path(id), body, options.check(where, opts, CALL)
+end)
+
+--- client:delete(id [, opts]) -> { id =, type = "environment_deleted" }  or  nil, err
+define("delete", function(_, where, id, opts)
+  check_id(where, id)
+  return "DELETE", env_path(id), nil, options.check(where, opts, CALL)
+end)
+
+
+--- client:list([params [, opts]]) -> { data = { environment... }, next_page = cursor or nil }
+--  or nil, err. params: limit (1-1000), include_archived (boolean), page (a
+--  cursor from next_page).
+define("list", function(_, where, params, opts)
+  local query = schema.list_query(where, params)
+  return "GET", "/v1/environments" .. query, nil, options.check(where, opts, CALL)
+end, errors.interpret_page)
+
+--- client:each([params [, opts]]) -> iterator over every environment, page
+-- after page (fetched when needed). On a failure it gives false, err once
+-- and then stops: `for env, err in client:each() do if not env then ... end end`.
+function Client:each(params, opts)
+  check_client("each", self)
+  -- Raise now for bad params, options or missing credentials, not at the
+  -- first page.
+  schema.list_query("each", params)
+  opts = options.check("each", opts, CALL)
+  local base = params and schema.params("each", params) or {}
+  self:_lines("each", opts, false)
+  local cursor = base.page ~= null and base.page or nil
+  local items, i, done, fetched_with = nil, 0, false, nil
+  return function()
+    while not done do
+      if items and i < #items then
+        i = i + 1
+        return items[i]
+      end
+      if items and not cursor then break end
+      if items and cursor == fetched_with then   -- the same page again: it would never end
+        done = true
+        return false, errors.new("decode", { status = 200, attempts = 1,
+          message = "the API gave the page cursor it was asked for as the next one" })
+      end
+      base.page, fetched_with = cursor, cursor
+      local page, err = self:list(base, opts)
+      if not page then
+        done = true
+        return false, err
+      end
+      items, i, cursor = page.data, 0, page.next_page
+    end
+    done = true
+    return nil
+  end
 end
 
 --- client:archive_many(ids [, opts]) -> results, errors
@@ -71,99 +133,6 @@ function Client:archive_many(ids, opts)
     concurrency = opts.concurrency, on_result = opts.on_result,
     sleep = opts.sleep or client.private(self).sleep,
   })
-end
-
---- client:create(params [, opts]) -> environment  or  nil, err
-function Client:create(params, opts)
-  check_client("create", self)
-  local body = schema.encode_body("create", schema.environment_body("create", params, false))
-  opts = options.check("create", opts, CALL)
-  return self:_call("create", "POST", "/v1/environments", body, opts)
-end
-
---- client:retrieve(id [, opts]) -> environment  or  nil, err
-function Client:retrieve(id, opts)
-  check_client("retrieve", self)
-  check_id("retrieve", id)
-  opts = options.check("retrieve", opts, CALL)
-  return self:_call("retrieve", "GET", env_path(id), nil, opts)
-end
-
---- client:update(id, params [, opts]) -> environment  or  nil, err
-function Client:update(id, params, opts)
-  check_client("update", self)
-  check_id("update", id)
-  local body = schema.encode_body("update", schema.environment_body("update", params, true))
-  opts = options.check("update", opts, CALL)
-  return self:_call("update", "POST", env_path(id), body, opts)
-end
-
---- client:delete(id [, opts]) -> { id =, type = "environment_deleted" }  or  nil, err
-function Client:delete(id, opts)
-  check_client("delete", self)
-  check_id("delete", id)
-  opts = options.check("delete", opts, CALL)
-  return self:_call("delete", "DELETE", env_path(id), nil, opts)
-end
-
--- One page, with next_page as a string or nil.
-local function fetch_page(self, where, query, opts)
-  local page, err = self:_call(where, "GET", "/v1/environments" .. query, nil, opts)
-  if not page then return nil, err end
-  if type(page.data) ~= "table" then
-    return nil, errors.new("decode", { status = 200, attempts = 1,
-      message = "a list answer without a 'data' array" })
-  end
-  if type(page.next_page) ~= "string" or page.next_page == "" then page.next_page = nil end
-  return page
-end
-
---- client:list([params [, opts]]) -> { data = { environment... }, next_page = cursor or nil }
---  or nil, err. params: limit (1-1000), include_archived (boolean), page (a
---  cursor from next_page).
-function Client:list(params, opts)
-  check_client("list", self)
-  local query = schema.list_query("list", params)
-  opts = options.check("list", opts, CALL)
-  return fetch_page(self, "list", query, opts)
-end
-
---- client:each([params [, opts]]) -> iterator over every environment, page
--- after page (fetched when needed). On a failure it gives false, err once
--- and then stops: `for env, err in client:each() do if not env then ... end end`.
-function Client:each(params, opts)
-  check_client("each", self)
-  -- Raise now for bad params, options or missing credentials, not at the
-  -- first page.
-  schema.list_query("each", params)
-  opts = options.check("each", opts, CALL)
-  local base = params and schema.params("each", params) or {}
-  self:_lines("each", opts, false)
-  local cursor = base.page ~= null and base.page or nil
-  local items, i, done, fetched_with = nil, 0, false, nil
-  return function()
-    while not done do
-      if items and i < #items then
-        i = i + 1
-        return items[i]
-      end
-      if items and not cursor then break end
-      if items and cursor == fetched_with then   -- the same page again: it would never end
-        done = true
-        return false, errors.new("decode", { status = 200, attempts = 1,
-          message = "the API gave the page cursor it was asked for as the next one" })
-      end
-      base.page, fetched_with = cursor, cursor
-      local page, err = fetch_page(self, "each", schema.list_query("each", base), opts)
-      if not page then
-        done = true
-        return false, err
-      end
-      items, i, cursor = page.data, 0, page.next_page
-    end
-    done = true
-    return nil
-  end
 end
 
 return Client
