@@ -18,8 +18,8 @@ local core = require "anthropic.environments.core"
 local check = require "anthropic.environments.check"
 check.internal()
 
-local type, next, tostring, format, floor, sort, concat =
-      type, next, tostring, string.format, math.floor, table.sort, table.concat
+local type, next, ipairs, tostring, format, floor, sort, concat =
+      type, next, ipairs, tostring, string.format, math.floor, table.sort, table.concat
 local getmetatable = debug.getmetatable   -- raw, as the encoder reads it
 local argerror, escape = check.argerror, check.escape_segment
 
@@ -136,35 +136,41 @@ local function query_value(where, name, k, v)
   return v
 end
 
---- extra.query(where, name, value) -> extra_query as a sorted list of
--- encoded { name, "name=value" } pairs.
+--- extra.query(where, name, value) -> a checked raw copy of extra_query
+-- (checking it again gives the same).
 function M.query(where, name, value)
   if type(value) ~= "table" then
     argerror(where, format("option '%s' must be a table of parameter names to values (got %s)",
       name, type(value)))
   end
   count_entries(where, name, value)
-  local pairs_ = {}
+  local copy = {}
   for k, v in next, value do
     if type(k) ~= "string" or k == "" or k:find("[%z\1-\31\127]") or #k > M.MAX_NAME then
       argerror(where, format("option '%s' has an invalid parameter name %s (a non-empty string "
         .. "of at most %d bytes, without control characters)", name,
         type(k) == "string" and format("'%s'", k:sub(1, 32)) or tostring(k), M.MAX_NAME))
     end
-    local encoded = escape(k)
-    pairs_[#pairs_ + 1] = { encoded, encoded .. "=" .. escape(query_value(where, name, k, v)) }
+    query_value(where, name, k, v)
+    copy[k] = v
   end
-  sort(pairs_, function(a, b) return a[1] < b[1] end)
-  return pairs_
+  return copy
 end
 
 --- extra.add_query(path, extra) -> path with the checked extra_query: the
 -- parameters of path whose names extra gives are dropped, then extra's are
--- appended in name order.
+-- appended, percent-encoded, in name order.
 function M.add_query(path, extra)
-  if #extra == 0 then return path end
-  local replaced = {}
-  for i = 1, #extra do replaced[extra[i][1]] = true end
+  local names = {}
+  for k in next, extra do names[#names + 1] = k end
+  if #names == 0 then return path end
+  sort(names)
+  local replaced, added = {}, {}
+  for i, k in ipairs(names) do
+    local encoded = escape(k)
+    replaced[encoded] = true
+    added[i] = encoded .. "=" .. escape(query_value("add_query", "extra_query", k, extra[k]))
+  end
   local base, query = path:match("^([^?]*)%?(.*)$")
   local parts = {}
   if base then
@@ -174,7 +180,7 @@ function M.add_query(path, extra)
   else
     base = path
   end
-  for i = 1, #extra do parts[#parts + 1] = extra[i][2] end
+  for i = 1, #added do parts[#parts + 1] = added[i] end
   return base .. "?" .. concat(parts, "&")
 end
 
