@@ -40,8 +40,8 @@ end
 local function run(self, jobs, opts)
   local state = client.private(self)
   for _, job in next, jobs do
-    local p = job.prepared
-    job.start = function() return call.new(p.method, p.url, p) end
+    local method, url, p = job.method, job.url, job.prepared
+    job.start = function() return call.new(method, url, p) end
   end
   return many.run(state.transport, jobs, {
     concurrency = opts.concurrency, on_result = opts.on_result,
@@ -101,7 +101,8 @@ function Client:many(calls, opts)
     local where = format("many: calls[%d] (%s)", i, name)
     local method, path, body, call_opts = def.build(self, where, unpack(entry, 2, n))
     call_opts = with_defaults(call_opts, defaults)
-    jobs[i] = { key = key, prepared = self:_prepare(where, method, path, body, call_opts, def.interpret) }
+    local url, p = self:_prepare(where, method, path, body, call_opts, def.interpret)
+    jobs[i] = { key = key, method = method, url = url, prepared = p }
   end
   return run(self, jobs, opts)
 end
@@ -126,8 +127,8 @@ function Client:archive_many(ids, opts)
     if not seen[id] then
       seen[id] = true
       local method, path, body = archive.build(self, "archive_many", id)
-      jobs[#jobs + 1] = { key = id,
-        prepared = self:_prepare("archive_many", method, path, body, defaults, archive.interpret) }
+      local url, p = self:_prepare("archive_many", method, path, body, defaults, archive.interpret)
+      jobs[#jobs + 1] = { key = id, method = method, url = url, prepared = p }
     end
   end
   if #jobs == 0 then

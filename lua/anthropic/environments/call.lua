@@ -35,7 +35,8 @@ local responses = setmetatable({}, { __mode = "k" })
 local function settle(call, value, err)
   if err then
     local p = private[call]
-    if p and p.first_started then err.elapsed = core.now() - p.first_started end
+    local started = p and (p.first_started or p.started)
+    if started then err.elapsed = core.now() - started end
   end
   call.done, call.value, call.err = true, value, err
   private[call] = nil
@@ -73,8 +74,10 @@ local function start_attempt(call, p)
     return
   end
   call.attempt = call.attempt + 1
+  -- A retry keeps when the first attempt started (a call of one attempt
+  -- writes nothing more: its state table keeps its size).
+  if p.started and not p.first_started then p.first_started = p.started end
   p.started = core.now()
-  if not p.first_started then p.first_started = p.started end
   local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout)
   if request then
     p.request = request
@@ -101,7 +104,7 @@ local function finish_attempt(call, p)
     if p.with_response then
       local now = core.now()
       responses[call] = { status = status, headers = r2, request_id = r2["request-id"],
-                          attempts = call.attempt, elapsed = now - p.first_started }
+                          attempts = call.attempt, elapsed = now - (p.first_started or p.started) }
     end
     settle(call, value, nil)
   else

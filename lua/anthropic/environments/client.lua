@@ -105,12 +105,12 @@ local check_client = M.check
 --- M.private(client) -> the client's private state.
 function M.private(self) return private[self] end
 
---- client:_prepare(where, method, path, body, opts [, interpret]) -> p
+--- client:_prepare(where, method, path, body, opts [, interpret]) -> url, p
 -- Everything a call needs before its first attempt, checked (raising at the
 -- caller's line): the header lines, the body (a table is merged with
 -- opts.extra_body and encoded; a string is sent as it is), the URL with
--- opts.extra_query. opts is a checked copy (options.check). p is what
--- call.new takes (see call.lua); starting it later sends exactly this.
+-- opts.extra_query. opts is a checked copy (options.check). url and p are
+-- what call.new takes (see call.lua); starting them later sends exactly this.
 function Client:_prepare(where, method, path, body, opts, interpret)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
@@ -131,10 +131,8 @@ function Client:_prepare(where, method, path, body, opts, interpret)
     body = json
   end
   if opts.extra_query then path = extra.add_query(path, opts.extra_query) end
-  return {
+  local p = {
     owner = state,
-    method = method,
-    url = self.base_url .. path,
     lines = headers.lines(where, state.headers, opts, body ~= nil),
     body = body,
     timeout = opts.timeout or self.timeout,
@@ -142,15 +140,17 @@ function Client:_prepare(where, method, path, body, opts, interpret)
     sleep = opts.sleep or state.sleep,
     logger = state.logger,
     interpret = interpret,
-    with_response = opts.with_response,
   }
+  -- Only when asked: a call without it carries nothing more.
+  if opts.with_response then p.with_response = true end
+  return self.base_url .. path, p
 end
 
 --- client:_start(where, method, path, body, opts [, interpret]) -> a new
 -- call, its first attempt started (see _prepare).
 function Client:_start(where, method, path, body, opts, interpret)
-  local p = self:_prepare(where, method, path, body, opts, interpret)
-  return call.new(p.method, p.url, p)
+  local url, p = self:_prepare(where, method, path, body, opts, interpret)
+  return call.new(method, url, p)
 end
 
 -- The calls installed by define: name -> { build =, interpret = }, for
