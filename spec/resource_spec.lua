@@ -497,7 +497,7 @@ describe("the environments resource", function()
         if env then got[#got + 1] = env.id else last_err = err end
       end
       assert.are.same({ "env_a", "env_b" }, got)
-      assert.are.equal("decode", last_err.kind)
+      assert.are.equal("pagination", last_err.kind)
       assert.matches("cursor", last_err.message, 1, true)
     end)
   end)
