@@ -71,7 +71,7 @@ function M.enqueue(env_id, body)
   if not q then return nil, status, msg end
   body = body or {}
   local specs = body.items
-  if specs == nil then specs = { body } end
+  if specs == nil then specs = json.array({ body }) end
   if type(specs) ~= "table" or (not is_array(specs) and next(specs) ~= nil) then
     return nil, 400, "items must be an array"
   end
