@@ -5,6 +5,7 @@
 -- can receive them on its own listener; their results are kept.
 local cqueues = require "cqueues"
 local http_request = require "http.request"
+local http_util = require "http.util"
 local hmac = require "openssl.hmac"
 local json = require "fake.json"
 local util = require "fake.util"
@@ -149,7 +150,7 @@ function M.deliver(d)
   d.delivery, d.done, d.status, d.error = #list, d.url == NULL, NULL, NULL
   if d.url ~= NULL then
     cqueues.running():wrap(function()
-      local ok, err = pcall(post, d)
+      local ok, err = http_util.yieldable_pcall(post, d)  -- 5.1's pcall cannot yield
       if not ok then d.error, d.done = tostring(err), true end
     end)
   end

@@ -369,7 +369,7 @@ end
 function Server:wait_webhook(n, timeout)
   local deadline = socket.gettime() + (timeout or 5)
   while true do
-    local d = control(self, "GET", "/_fake/webhooks/deliveries/" .. n)
+    local d = control(self, "GET", string.format("/_fake/webhooks/deliveries/%d", n))
     if d.done then return d end
     if socket.gettime() > deadline then error("webhook delivery " .. n .. " not done", 2) end
     socket.sleep(0.01)
