@@ -99,6 +99,10 @@ function M.advance_clock(seconds)
   offset = offset + seconds
 end
 
+function M.reset_clock()
+  offset = 0
+end
+
 -- RFC 3339 in UTC; with `micro`, six fractional digits.
 function M.rfc3339(t, micro)
   local s = math.floor(t)

@@ -21,11 +21,20 @@ M.DEFAULT_TTL, M.MAX_TTL = 30, 300      -- seconds; config can change both
 M.WORKER_WINDOW = 60                    -- a worker counts as polling this long
 local POLL_STEP = 0.05                  -- a long poll re-checks reclaim ages this often
 
+local last_issued = 0  -- the time of the last last_heartbeat given out
+
+-- Reset empties every queue and puts the clock back (nothing that read the
+-- moved clock survives a reset).
+store.on_reset(function(state)
+  state.work = {}
+  util.reset_clock()
+  last_issued = 0
+end)
+
 local PUBLIC = { "id", "type", "environment_id", "state", "data", "metadata",
   "created_at", "acknowledged_at", "started_at", "latest_heartbeat_at",
   "stop_requested_at", "stopped_at" }
 
-store.on_reset(function(state) state.work = {} end)
 
 -- The queue of an environment: items (id -> item), order (ids, oldest
 -- first), workers (worker id -> clock of its last poll, or true while it
@@ -168,7 +177,6 @@ function M.ack(req, env_id, body, work_id)
 end
 
 -- A new last_heartbeat: RFC 3339 with microseconds, never the same twice.
-local last_issued = 0
 function M.new_heartbeat()
   local t = math.max(clock(), last_issued + 1e-6)
   last_issued = t

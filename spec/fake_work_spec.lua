@@ -325,7 +325,17 @@ describe("fake work queue", function()
     assert.are.equal("string", type(items[1].secret))
     assert.is_false(items[1].claimed)
     assert.are.equal(1, #server:work_state(ENV).data)
+    local function fake_time()
+      local status, body = server:request("GET", "/_fake/clock")
+      assert.are.equal(200, status)
+      local y, mo, d, h, mi, s = cjson.decode(body).now:match("^(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)")
+      return os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s }
+    end
+    local t0 = fake_time()
+    server:advance_clock(3600)
+    assert.is_true(math.abs(fake_time() - t0 - 3600) <= 2)
     server:reset()
+    assert.is_true(math.abs(fake_time() - t0) <= 2)   -- the clock is back
     assert.are.equal(0, #server:work_state(ENV).data)
     assert.is_nil(server:work_item(ENV, items[1].id))
   end)
