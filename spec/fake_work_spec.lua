@@ -272,7 +272,7 @@ describe("fake work queue", function()
     socket.sleep(0.05)
     local status = server:api("GET", "/v1/environments/" .. ENV)   -- another connection
     assert.are.equal(200, status)
-    assert.is_true(socket.gettime() - t0 < 0.6, "a long poll blocked another connection")
+    assert.is_true(socket.gettime() - t0 < 0.75, "a long poll blocked another connection")
     local body
     status, body = read()
     assert.are.equal(200, status)
