@@ -4,6 +4,7 @@
 -- (retry_at) that poll() honours, never a sleep.
 local core = require "anthropic.environments.core"
 local errors = require "anthropic.environments.errors"
+local headers = require "anthropic.environments.headers"
 local retry = require "anthropic.environments.retry"
 local runtime = require "anthropic.environments.runtime"
 
@@ -31,6 +32,7 @@ end
 
 -- Settles the call after a failed attempt: a retry timer, or the end.
 local function failed(call, p, err)
+  errors.redact(err, headers.secrets(p.lines))
   err.attempts = call.attempt
   if call.attempt > p.max_retries or not retry.should(err) then
     settle(call, nil, err)
