@@ -182,13 +182,12 @@ function Call:cancel()
 end
 
 --- call.new(method, url, p) -> a call whose first attempt has started.
--- p (kept private): owner (the client's private state: transport,
--- transport_name, closed), lines, body, timeout, max_retries, sleep, logger,
+-- p (kept private): owner (the client's private state: transport_name,
+-- closed), transport, lines, body, timeout, max_retries, sleep, logger,
 -- and interpret(status, headers, body) -> value or nil, err, for calls whose
 -- answers are read otherwise than errors.interpret does.
 function M.new(method, url, p)
-  local call = setmetatable({ method = method, url = url, attempt = 0 }, Call)
-  p.transport = p.owner.transport
+  local call = setmetatable({ method = method, url = url, attempt = 0, done = false, value = nil, err = nil }, Call)
   private[call] = p
   start_attempt(call, p)
   return call

@@ -111,6 +111,7 @@ function Client:_start(where, method, path, body, opts, interpret)
   if state.closed then argerror(where, "client is closed") end
   return call.new(method, self.base_url .. path, {
     owner = state,
+    transport = state.transport,
     lines = headers.lines(where, state.headers, opts, body ~= nil),
     body = body,
     timeout = opts.timeout or self.timeout,
