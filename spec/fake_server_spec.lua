@@ -132,6 +132,52 @@ describe("fake Environments API", function()
     assert.are.equal(4, #server:requests())
   end)
 
+  it("scripts list pages whose cursors cycle A -> B -> A, for as long as asked", function()
+    local env = '{"id":"env_cyc","type":"environment"}'
+    server:script {
+      { path = "/v1/environments", query = "limit=1",
+        body = '{"data":[' .. env .. '],"next_page":"A"}' },
+      { path = "/v1/environments", query = "limit=1&page=A", times = true,
+        body = '{"data":[' .. env .. '],"next_page":"B"}' },
+      { path = "/v1/environments", query = "limit=1&page=B", times = true,
+        body = '{"data":[' .. env .. '],"next_page":"A"}' },
+    }
+    local cursors = {}
+    local _, body = server:api("GET", "/v1/environments?limit=1")
+    for _ = 1, 6 do
+      local page = cjson.decode(body)
+      cursors[#cursors + 1] = page.next_page
+      _, body = server:api("GET", "/v1/environments?limit=1&page=" .. page.next_page)
+    end
+    assert.are.same({ "A", "B", "A", "B", "A", "B" }, cursors)
+    assert.are.equal(2, server:pending())   -- the repeating items stay until reset
+    -- other queries are not matched by them
+    local status, plain = server:api("GET", "/v1/environments?limit=2")
+    assert.are.equal(200, status)
+    assert.are.equal(2, #cjson.decode(plain).data)
+    server:reset()
+    assert.are.equal(0, server:pending())
+  end)
+
+  it("scripts endless empty pages with a new cursor each time", function()
+    server:script { { method = "GET", path = "/v1/environments", times = true, template = true,
+      body = '{"data":[],"next_page":"page_endless_{{n}}"}' } }
+    for i = 1, 50 do
+      local status, body = server:api("GET", "/v1/environments" .. (i > 1 and "?page=x" or ""))
+      assert.are.equal(200, status)
+      assert.are.equal('{"data":[],"next_page":"page_endless_' .. i .. '"}', body)
+    end
+    assert.are.equal(1, server:pending())
+    -- an item played a set number of times leaves the queue after the last
+    server:reset()
+    server:script { { status = 500, times = 2 } }
+    assert.are.equal(500, (server:api("GET", "/v1/environments")))
+    assert.are.equal(500, (server:api("GET", "/v1/environments")))
+    assert.are.equal(200, (server:api("GET", "/v1/environments")))
+    local status = server:request("POST", "/_fake/script", '{"responses":[{"times":0}]}')
+    assert.are.equal(400, status)
+  end)
+
   it("closes the connection on a close fault", function()
     server:script { { fault = "close" } }
     assert.has_error(function()

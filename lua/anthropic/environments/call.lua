@@ -4,6 +4,7 @@
 -- (retry_at) that poll() honours, never a sleep.
 local core = require "anthropic.environments.core"
 local errors = require "anthropic.environments.errors"
+local headers = require "anthropic.environments.headers"
 local retry = require "anthropic.environments.retry"
 local runtime = require "anthropic.environments.runtime"
 local check = require "anthropic.environments.check"
@@ -44,6 +45,7 @@ end
 
 -- Settles the call after a failed attempt: a retry timer, or the end.
 local function failed(call, p, err)
+  errors.redact(err, headers.secrets(p.lines))
   err.attempts = call.attempt
   if call.attempt > p.max_retries or not retry.should(err) then
     settle(call, nil, err)
@@ -214,13 +216,12 @@ function Call:cancel()
 end
 
 --- call.new(method, url, p) -> a call whose first attempt has started.
--- p (kept private): owner (the client's private state: transport,
--- transport_name, closed), lines, body, timeout, max_retries, sleep, logger,
+-- p (kept private): owner (the client's private state: transport_name,
+-- closed), transport, lines, body, timeout, max_retries, sleep, logger,
 -- and interpret(status, headers, body) -> value or nil, err, for calls whose
 -- answers are read otherwise than errors.interpret does.
 function M.new(method, url, p)
-  local call = setmetatable({ method = method, url = url, attempt = 0 }, Call)
-  p.transport = p.owner.transport
+  local call = setmetatable({ method = method, url = url, attempt = 0, done = false, value = nil, err = nil }, Call)
   private[call] = p
   if p.with_response then responses[call] = false end
   start_attempt(call, p)

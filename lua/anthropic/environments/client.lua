@@ -133,6 +133,7 @@ function Client:_prepare(where, method, path, body, opts, interpret)
   if opts.extra_query then path = extra.add_query(path, opts.extra_query) end
   local p = {
     owner = state,
+    transport = state.transport,
     lines = headers.lines(where, state.headers, opts, body ~= nil),
     body = body,
     timeout = opts.timeout or self.timeout,

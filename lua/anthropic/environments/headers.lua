@@ -110,4 +110,30 @@ function M.lines(where, state, opts, has_body)
   return set_lines(set)
 end
 
+-- Shorter credentials are not redacted: they are not real ones (a test's
+-- "k"), and replacing them would mangle every error text.
+local MIN_SECRET = 8
+
+--- headers.secrets(lines) -> the credentials these header lines carry
+-- (the key, the token and its "Bearer ..." form), longest first.
+function M.secrets(lines)
+  local out = {}
+  for _, line in ipairs(lines) do
+    local name, value = line:match("^([^:]+): (.*)$")
+    name = name and name:lower()
+    if name == "x-api-key" and value ~= "" then
+      out[#out + 1] = value
+    elseif name == "authorization" and value ~= "" then
+      out[#out + 1] = value
+      local token = value:match("^[Bb]earer%s+(.+)$")
+      if token then out[#out + 1] = token end
+    end
+  end
+  for i = #out, 1, -1 do
+    if #out[i] < MIN_SECRET then table.remove(out, i) end
+  end
+  table.sort(out, function(a, b) return #a > #b end)
+  return out
+end
+
 return M

@@ -124,13 +124,20 @@ M.MANY = {
   on_result = of_type("function"),
 }
 
+--- Options of the iterators over every page (each, each_work).
+M.PAGES = {
+  max_pages = whole(1, 1e9),
+}
+
 for name, checker in next, M.CALL do
   M.CLIENT[name] = checker
   M.MANY[name] = checker
+  M.PAGES[name] = checker
 end
 for name, checker in next, CALL_ONLY do
   M.CALL[name] = checker
   M.MANY[name] = checker
+  M.PAGES[name] = checker   -- each refuses with_response itself
 end
 
 -- Shared by every call given no options; never written to.

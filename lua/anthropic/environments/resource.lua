@@ -8,6 +8,7 @@ local options = require "anthropic.environments.options"
 local schema = require "anthropic.environments.schema"
 local errors = require "anthropic.environments.errors"
 local client = require "anthropic.environments.client"
+local pages = require "anthropic.environments.pages"
 local core = require "anthropic.environments.core"
 check.internal()
 
@@ -65,42 +66,26 @@ end, errors.interpret_page)
 --- client:each([params [, opts]]) -> iterator over every environment, page
 -- after page (fetched when needed). On a failure it gives false, err once
 -- and then stops: `for env, err in client:each() do if not env then ... end end`.
+-- A repeated cursor or more than opts.max_pages pages (10,000) ends it with
+-- false, err of kind "pagination".
 function Client:each(params, opts)
   check_client("each", self)
   -- Raise now for bad params, options or missing credentials, not at the
   -- first page.
   schema.list_query("each", params)
-  opts = options.check("each", opts, CALL)
+  opts = options.check("each", opts, options.PAGES)
   if opts.with_response then
     argerror("each", "option 'with_response' is not for each (it gives environments): use list")
   end
   local base = params and schema.params("each", params) or {}
-  self:_prepare("each", "GET", "/v1/environments", nil, opts)
-  local cursor = base.page ~= null and base.page or nil
-  local items, i, done, fetched_with = nil, 0, false, nil
-  return function()
-    while not done do
-      if items and i < #items then
-        i = i + 1
-        return items[i]
-      end
-      if items and not cursor then break end
-      if items and cursor == fetched_with then   -- the same page again: it would never end
-        done = true
-        return false, errors.new("decode", { status = 200, attempts = 1,
-          message = "the API gave the page cursor it was asked for as the next one" })
-      end
-      base.page, fetched_with = cursor, cursor
-      local page, err = self:list(base, opts)
-      if not page then
-        done = true
-        return false, err
-      end
-      items, i, cursor = page.data, 0, page.next_page
-    end
-    done = true
-    return nil
-  end
+  local call_opts = options.pick(opts, CALL)
+  -- the checks of a call (credentials, extra options), as the first page would make them
+  self:_prepare("each", "GET", "/v1/environments", nil, call_opts)
+  local first = base.page ~= null and base.page or nil
+  return pages.each(function(cursor)
+    base.page = cursor
+    return self:list(base, call_opts)
+  end, first, opts.max_pages)
 end
 
 require "anthropic.environments.batch"
