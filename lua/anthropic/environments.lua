@@ -115,8 +115,8 @@ function M.each(params, opts)
   return M.default_client():each(params, opts)
 end
 
--- environments.work_poll, work_ack, ..., each_work (see work.lua).
-work.one_liners(M)
+-- environments.work_poll, work_ack, ..., each_work, is_work_item (work.lua).
+work.install(M)
 
 ---------------------------------------------------------------------------
 -- Helpers.

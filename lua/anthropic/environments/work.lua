@@ -282,10 +282,13 @@ function Client:each_work(env_id, params, opts)
   end, first, opts.max_pages)
 end
 
---- work.one_liners(M): environments.work_poll(...) and the others on the
--- public module M, over M.default_client(). Each checks its arguments
+--- work.install(M): on the public module M, environments.is_work_item,
+-- NO_HEARTBEAT, and the one-liners environments.work_poll(...) and the
+-- others, over M.default_client(). Each one-liner checks its arguments
 -- first, so a mistake raises whatever the environment variables say.
-function M.one_liners(public)
+function M.install(public)
+  public.is_work_item = M.is_item
+  public.NO_HEARTBEAT = M.NO_HEARTBEAT
   for name, build in next, BUILD do
     public[name] = function(...)
       build(nil, name, ...)
