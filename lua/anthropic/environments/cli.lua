@@ -11,6 +11,7 @@ local M = {}
 -- The command modules, in the order their usage is shown.
 local MODULES = {
   "anthropic.environments.cli.environments",
+  "anthropic.environments.cli.work",
 }
 
 local HEADER = [[
