@@ -70,12 +70,16 @@ describe("client:work_lease", function()
     lease:finish()
     run(lease, function() return lease.state == "stopped" end)
     assert.is_nil(lease.err)
+    -- ack, the heartbeats (a fifth may have been on its way when finish
+    -- cancelled it), then the stop
     local reqs = server:requests()
-    assert.are.same({ "POST /ack", "POST /heartbeat", "POST /heartbeat", "POST /heartbeat", "POST /heartbeat",
-      "POST /stop" }, steps(reqs))
+    local s = steps(reqs)
+    assert.are.same({ "POST /ack", "POST /stop" }, { s[1], s[#s] })
+    assert.is_true(#s == 6 or #s == 7, #s .. " requests")
+    for i = 2, #s - 1 do assert.are.equal("POST /heartbeat", s[i]) end
     assert.are.same({ desired_ttl_seconds = "30", expected_last_heartbeat = "NO_HEARTBEAT" }, query(reqs[3]))
-    for i = 4, 6 do assert.are.equal(seen[i - 3], query(reqs[i]).expected_last_heartbeat) end
-    assert.are.equal("{}", reqs[7].body)
+    for i = 4, #reqs - 1 do assert.are.equal(seen[i - 3], query(reqs[i]).expected_last_heartbeat) end
+    assert.are.equal("{}", reqs[#reqs].body)
     assert.are.same({ "active", "finishing", "stopped" }, { states[1][2], states[2][2], states[3][2] })
   end)
 

@@ -107,7 +107,9 @@ local function on_heartbeat(lease, p, answer, err)
   lease.heartbeats = lease.heartbeats + 1
   lease.last_heartbeat, lease.ttl_seconds, lease.last_error = answer.last_heartbeat, ttl, nil
   p.expires_at = type(ttl) == "number" and p.sent_at + ttl or nil
-  p.next_at = t + delay(p, ttl)
+  -- Counted from when the heartbeat was sent, as the lease is: a slow
+  -- answer does not push the next heartbeat past the lease's end.
+  p.next_at = max(p.sent_at + delay(p, ttl), t)
   if answer.state == "stopping" then
     set_state(lease, p, "stopping", nil)
   elseif lease.state == "starting" then
