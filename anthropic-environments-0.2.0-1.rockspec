@@ -68,13 +68,17 @@ build = {
     bin = { ["anthropic-environments"] = "bin/anthropic-environments" },
   },
 }
--- `luarocks test` runs the busted suite (spec/, configured by .busted). The
--- specs start the bundled fake API under lua5.3 with lua-http (FAKE_LUA
--- names another interpreter) and skip nothing silently.
+-- `luarocks test` runs the busted suite (spec/, configured by .busted)
+-- through spec/run.lua, under the Lua LuaRocks is configured for, after
+-- `luarocks make`. The specs start the bundled fake API under lua5.3 with
+-- lua-http (FAKE_LUA names another interpreter). Where busted and
+-- luasocket come from the system rather than from rocks (Debian), tell
+-- LuaRocks so: see CONTRIBUTING.md.
 test_dependencies = {
   "busted >= 2.0",
   "luasocket",
 }
 test = {
-  type = "busted",
+  type = "command",
+  script = "spec/run.lua",
 }

@@ -1,6 +1,7 @@
 -- bin/anthropic-environments run as a process, under the Lua version busted
 -- runs on, against the fake API: its output, its exit codes and the exact
--- requests it makes.
+-- requests it makes. archive is in cli_archive_spec.lua, webhook verify in
+-- cli_webhook_spec.lua.
 local environments = require "anthropic.environments"
 local fake = require "spec.support.fake"
 local hosts = require "spec.support.hosts"
@@ -397,68 +398,6 @@ describe("the command-line tool", function()
       assert.are.equal(1, code)
       assert.are.equal("", out)
       assert.matches("(environment_archived)", err, 1, true)
-    end)
-  end)
-
-  describe("archive", function()
-    it("archives every id given, in order, with a summary on stderr", function()
-      local out, err, code = run { "archive", EXAMPLE_ID, "env_selfhosted01" }
-      assert.are.equal(0, code)
-      assert.matches("^archived " .. EXAMPLE_ID .. "  python%-data%-analysis  %d%d%d%d%-%d%d%-%d%dT[%d:]+Z\n"
-        .. "archived env_selfhosted01  self%-hosted%-runner  %d%d%d%d%-%d%d%-%d%dT[%d:]+Z\n$", out)
-      assert.are.equal("archived 2 of 2 environments\n", err)   -- no progress: stderr is a file
-      local reqs = server:requests()
-      assert.are.equal(2, #reqs)
-      assert.are.equal("/v1/environments/" .. EXAMPLE_ID .. "/archive", reqs[1].path)
-      assert.are.equal("/v1/environments/env_selfhosted01/archive", reqs[2].path)
-      assert.are.equal("POST", reqs[2].method)
-      assert.are.equal("", reqs[2].body)
-    end)
-
-    it("goes on after a failure, reports it, and exits 1", function()
-      local out, err, code = run { "archive", "env_missing", EXAMPLE_ID }
-      assert.are.equal(1, code)
-      assert.matches("^archived " .. EXAMPLE_ID, out)
-      assert.matches("^anthropic%-environments: env_missing: api error 404 not_found_error "
-        .. "%(environment_not_found%)[^\n]*\narchived 1 of 2 environments, 1 failed\n$", err)
-      assert.are.equal(2, #server:requests())
-    end)
-
-    it("--json prints one result per id, with the environment or the error", function()
-      local out, err, code = run { "archive", "--json", "env_missing", "env_unrestricted01" }
-      assert.are.equal(1, code)
-      assert.matches("archived 1 of 2 environments, 1 failed\n$", err)
-      local results = cjson.decode(out)
-      assert.are.equal(2, #results)
-      assert.are.equal("env_missing", results[1].id)
-      assert.are.same({ kind = "api", status = 404, type = "not_found_error", error_code = "environment_not_found",
-        message = "Environment 'env_missing' not found", request_id = results[1].error.request_id }, results[1].error)
-      assert.are.equal("env_unrestricted01", results[2].id)
-      assert.are.equal("env_unrestricted01", results[2].environment.id)
-      assert.matches('"pip":[]', out, 1, true)
-    end)
-
-    it("shows a progress line on stderr when stderr is a terminal", function()
-      if not os.execute("command -v script >/dev/null 2>&1") then
-        pending("needs script(1) for a pseudo-terminal")
-        return
-      end
-      -- script(1) gives the tool a terminal; stdout goes to a file, so the
-      -- terminal carries only stderr.
-      local out_file = os.tmpname()
-      local inner = string.format("%s ANTHROPIC_API_KEY=%s ANTHROPIC_BASE_URL=%s %s %s archive %s env_selfhosted01 >%s",
-        CLEAN_ENV, KEY, server.url, fake.interpreter(), fake.shell_quote(CLI), EXAMPLE_ID, out_file)
-      local p = io.popen("script -qec " .. fake.shell_quote(inner) .. " /dev/null; echo \"rc=$?\"")
-      local terminal = p:read("*a")
-      p:close()
-      local out = read_file(out_file)
-      os.remove(out_file)
-      assert.matches("rc=0", terminal, 1, true)
-      assert.matches("\r\27[K[1/2] archiving " .. EXAMPLE_ID, terminal, 1, true)
-      assert.matches("\r\27[K[2/2] archiving env_selfhosted01", terminal, 1, true)
-      assert.matches("archived 2 of 2 environments", terminal, 1, true)
-      assert.is_nil(out:find("\27", 1, true))
-      assert.matches("^archived " .. EXAMPLE_ID, out)
     end)
   end)
 

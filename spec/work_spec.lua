@@ -260,6 +260,41 @@ describe("the work queue", function()
     end)
   end)
 
+  describe("the per-call options every call takes", function()
+    it("extra_body, extra_query, with_response, and client:many over work calls", function()
+      enqueue()
+      local client = new_client()
+      -- extra_body goes out merged (the fake refuses fields it does not know)
+      local v, err = client:work_stop(ENV, "work_1", { force = true }, { extra_body = { reason = "done" } })
+      assert.is_nil(v)
+      assert.are.same({ 400, "reason: unknown field" }, { err.status, err.message })
+      assert.are.equal('{"force":true,"reason":"done"}', server:only_request().body)
+      server:reset()
+      enqueue()
+      local item, response
+      item, err, response = client:work_stop(ENV, "work_1", { force = true },
+        { extra_query = { trace = "1" }, with_response = true })
+      assert.is_nil(err)
+      assert.are.equal("stopped", item.state)
+      assert.are.same({ 200, 1 }, { response.status, response.attempts })
+      local r = server:only_request()
+      assert.are.same({ "trace=1", '{"force":true}' }, { r.query, r.body })
+      server:reset()
+      enqueue()
+      local results, errors = client:many {
+        { "work_retrieve", ENV, "work_1", key = "get" },
+        { "work_stats", ENV, key = "stats" },
+        { "work_retrieve", ENV, "work_missing", key = "missing" },
+      }
+      assert.is_true(environments.is_work_item(results.get))
+      assert.are.equal("work_queue_stats", results.stats.type)
+      assert.are.equal(404, errors.missing.status)
+      raises("each_work: option 'with_response' is not for each_work", function()
+        client:each_work(ENV, nil, { with_response = true })
+      end)
+    end)
+  end)
+
   describe("programmer mistakes raise at the caller's line", function()
     it("ids, params, options", function()
       local c = new_client()

@@ -211,6 +211,8 @@ describe("client:work_lease", function()
       client:work_lease(ENV, item, { interval = 0 }) end)
     raises("work_lease: option 'on_state' must be a function", function()
       client:work_lease(ENV, item, { on_state = true }) end)
+    raises("work_lease: option 'with_response' is not for work_lease", function()
+      client:work_lease(ENV, item, { with_response = true }) end)
     raises("work_lease: expected a client", function() client.work_lease(ENV, item) end)
     assert.are.equal(1, #server:requests())   -- only the poll
     local lease = client:work_lease(ENV, item)

@@ -4,10 +4,13 @@
 -- (retry_at) that poll() honours, never a sleep.
 local core = require "anthropic.environments.core"
 local errors = require "anthropic.environments.errors"
+local headers = require "anthropic.environments.headers"
 local retry = require "anthropic.environments.retry"
 local runtime = require "anthropic.environments.runtime"
+local check = require "anthropic.environments.check"
+check.internal()
 
-local setmetatable, tostring, format, min, max = setmetatable, tostring, string.format, math.min, math.max
+local setmetatable, getmetatable, tostring, format, min, max = setmetatable, getmetatable, tostring, string.format, math.min, math.max
 local new_error = errors.new
 
 local M = {}
@@ -22,15 +25,27 @@ Call.__index = Call
 -- err and, while a retry waits, retry_at.
 local private = setmetatable({}, { __mode = "k" })
 
+-- The response metadata of the calls started with_response: call -> false
+-- until the call succeeds, then { status, headers, request_id, attempts,
+-- elapsed }. Calls without the option have no entry and pay nothing.
+local responses = setmetatable({}, { __mode = "k" })
+
 -- The call has ended: its private state goes at once (not at the next
 -- collection), so the table of private states only holds calls in flight.
+-- An error gets the seconds since the first attempt started.
 local function settle(call, value, err)
+  if err then
+    local p = private[call]
+    local started = p and (p.first_started or p.started)
+    if started then err.elapsed = core.now() - started end
+  end
   call.done, call.value, call.err = true, value, err
   private[call] = nil
 end
 
 -- Settles the call after a failed attempt: a retry timer, or the end.
 local function failed(call, p, err)
+  errors.redact(err, headers.secrets(p.lines))
   err.attempts = call.attempt
   if call.attempt > p.max_retries or not retry.should(err) then
     settle(call, nil, err)
@@ -61,6 +76,9 @@ local function start_attempt(call, p)
     return
   end
   call.attempt = call.attempt + 1
+  -- A retry keeps when the first attempt started (a call of one attempt
+  -- writes nothing more: its state table keeps its size).
+  if p.started and not p.first_started then p.first_started = p.started end
   p.started = core.now()
   local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout)
   if request then
@@ -85,6 +103,11 @@ local function finish_attempt(call, p)
     err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
   end
   if value ~= nil then
+    if p.with_response then
+      local now = core.now()
+      responses[call] = { status = status, headers = r2, request_id = r2["request-id"],
+                          attempts = call.attempt, elapsed = now - (p.first_started or p.started) }
+    end
     settle(call, value, nil)
   else
     failed(call, p, err)
@@ -161,6 +184,19 @@ function Call:wait(timeout)
   end
 end
 
+--- call:response() -> { status, headers, request_id, attempts, elapsed }
+-- of a call that succeeded, nil while it is pending or when it failed (its
+-- error has those fields). Raises for a call started without the option
+-- with_response = true.
+function Call:response()
+  local r = responses[self]
+  if r == nil then
+    if getmetatable(self) ~= Call then check.argerror("response", "expected a call: call:response()") end
+    check.argerror("response", "the call was started without the option with_response = true")
+  end
+  return r or nil
+end
+
 --- call:next_timer() -> seconds until the call must be polled for a retry
 -- that is waiting (0 when it is due), or nil when it waits on the network
 -- only (see client:fds) or is done. For external event loops.
@@ -180,14 +216,14 @@ function Call:cancel()
 end
 
 --- call.new(method, url, p) -> a call whose first attempt has started.
--- p (kept private): owner (the client's private state: transport,
--- transport_name, closed), lines, body, timeout, max_retries, sleep, logger,
+-- p (kept private): owner (the client's private state: transport_name,
+-- closed), transport, lines, body, timeout, max_retries, sleep, logger,
 -- and interpret(status, headers, body) -> value or nil, err, for calls whose
 -- answers are read otherwise than errors.interpret does.
 function M.new(method, url, p)
-  local call = setmetatable({ method = method, url = url, attempt = 0 }, Call)
-  p.transport = p.owner.transport
+  local call = setmetatable({ method = method, url = url, attempt = 0, done = false, value = nil, err = nil }, Call)
   private[call] = p
+  if p.with_response then responses[call] = false end
   start_attempt(call, p)
   return call
 end

@@ -72,8 +72,11 @@ end
 
 --- check.escape_segment(s): percent-encodes everything but RFC 3986's
 -- unreserved characters, so an id can never add a path segment or a query.
+local function percent(c) return format("%%%02X", c:byte()) end
+
 function M.escape_segment(s)
-  return (s:gsub("[^%w%-._~]", function(c) return format("%%%02X", c:byte()) end))
+  if not s:find("[^%w%-._~]") then return s end   -- the usual id: nothing to escape
+  return (s:gsub("[^%w%-._~]", percent))
 end
 
 return M

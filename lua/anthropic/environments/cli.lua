@@ -11,6 +11,7 @@ local M = {}
 -- The command modules, in the order their usage is shown.
 local MODULES = {
   "anthropic.environments.cli.environments",
+  "anthropic.environments.cli.webhook",
   "anthropic.environments.cli.work",
 }
 
@@ -31,13 +32,17 @@ Environment:
   ANTHROPIC_API_KEY     API key (sent as x-api-key)
   ANTHROPIC_AUTH_TOKEN  bearer token, instead of a key
   ANTHROPIC_BASE_URL    API address (default https://api.anthropic.com)
+  ANTHROPIC_WEBHOOK_SIGNING_KEY
+                        the webhook signing secret (whsec_...), for webhook verify
 
 Exit status:
   0  success
   1  the API answered with an error, or the network failed (for archive:
-     at least one environment was not archived)
+     at least one environment was not archived; for webhook verify: the
+     delivery is not authentic)
   2  usage error: unknown command or flag, missing or invalid argument
-  3  configuration error: no credentials, bad ANTHROPIC_BASE_URL, library not found
+  3  configuration error: no credentials (or no valid webhook signing key),
+     bad ANTHROPIC_BASE_URL, library not found
 ]]
 
 local function load_commands()

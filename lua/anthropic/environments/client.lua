@@ -8,9 +8,10 @@ local headers = require "anthropic.environments.headers"
 local transport = require "anthropic.environments.transport"
 local runtime = require "anthropic.environments.runtime"
 local call = require "anthropic.environments.call"
+local extra = require "anthropic.environments.extra"
 check.internal()
 
-local type, getmetatable, setmetatable, format = type, getmetatable, setmetatable, string.format
+local type, tostring, getmetatable, setmetatable, format = type, tostring, getmetatable, setmetatable, string.format
 local argerror = check.argerror
 
 local M = {
@@ -104,13 +105,35 @@ local check_client = M.check
 --- M.private(client) -> the client's private state.
 function M.private(self) return private[self] end
 
---- client:_start(where, method, path, body, opts [, interpret]) -> a new
--- call, its first attempt started. opts is a checked copy (options.check).
-function Client:_start(where, method, path, body, opts, interpret)
+--- client:_prepare(where, method, path, body, opts [, interpret]) -> url, p
+-- Everything a call needs before its first attempt, checked (raising at the
+-- caller's line): the header lines, the body (a table is merged with
+-- opts.extra_body and encoded; a string is sent as it is), the URL with
+-- opts.extra_query. opts is a checked copy (options.check). url and p are
+-- what call.new takes (see call.lua); starting them later sends exactly this.
+function Client:_prepare(where, method, path, body, opts, interpret)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
-  return call.new(method, self.base_url .. path, {
+  local extra_body = opts.extra_body
+  if extra_body then
+    if method ~= "POST" then
+      argerror(where, format("option 'extra_body' is for calls that send a body (POST), not %s", method))
+    end
+    if type(body) == "string" then
+      argerror(where, "option 'extra_body' cannot be merged into this call's body (already JSON text)")
+    end
+    body = extra.merge_body(body, extra_body)
+  end
+  if type(body) == "table" then
+    local json, why = core.encode(body)
+    -- Cannot happen for a checked body; raise rather than send something else.
+    if not json then argerror(where, "could not encode the request body: " .. tostring(why)) end
+    body = json
+  end
+  if opts.extra_query then path = extra.add_query(path, opts.extra_query) end
+  local p = {
     owner = state,
+    transport = state.transport,
     lines = headers.lines(where, state.headers, opts, body ~= nil),
     body = body,
     timeout = opts.timeout or self.timeout,
@@ -118,21 +141,41 @@ function Client:_start(where, method, path, body, opts, interpret)
     sleep = opts.sleep or state.sleep,
     logger = state.logger,
     interpret = interpret,
-  })
+  }
+  -- Only when asked: a call without it carries nothing more.
+  if opts.with_response then p.with_response = true end
+  return self.base_url .. path, p
 end
+
+--- client:_start(where, method, path, body, opts [, interpret]) -> a new
+-- call, its first attempt started (see _prepare).
+function Client:_start(where, method, path, body, opts, interpret)
+  local url, p = self:_prepare(where, method, path, body, opts, interpret)
+  return call.new(method, url, p)
+end
+
+-- The calls installed by define: name -> { build =, interpret = }, for
+-- client:many.
+M.defined = {}
 
 --- client.define(name, build [, interpret]): installs client:<name>(...),
 -- which blocks (yielding inside OpenResty handlers) and returns the answer
--- or nil, err, and client:<name>_async(...), which returns the call at once.
+-- or nil, err (with the option with_response: answer, nil, response), and
+-- client:<name>_async(...), which returns the call at once; client:many
+-- takes { name, ... } entries.
 -- build(self, where, ...) checks the arguments (raising at the caller's
--- line) and returns method, path, body (JSON text or nil) and the checked
--- options; interpret, if given, reads the answers (see call.new).
+-- line) and returns method, path, body (a table, which the shared path
+-- merges with extra_body and encodes, or nil) and the checked options;
+-- interpret, if given, reads the answers (see call.new).
 function M.define(name, build, interpret)
   local async = name .. "_async"
+  M.defined[name] = { build = build, interpret = interpret }
   Client[name] = function(self, ...)
     check_client(name, self)
     local method, path, body, opts = build(self, name, ...)
-    local _, value, err = self:_start(name, method, path, body, opts, interpret):wait()
+    local c = self:_start(name, method, path, body, opts, interpret)
+    local _, value, err = c:wait()
+    if err == nil and opts.with_response then return value, nil, c:response() end
     return value, err
   end
   Client[async] = function(self, ...)

@@ -4,7 +4,8 @@
 -- credential.
 local core = require "anthropic.environments.core"
 
-local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable
+local type, tostring, pairs, ipairs, setmetatable, getmetatable =
+      type, tostring, pairs, ipairs, setmetatable, getmetatable
 local concat, format = table.concat, string.format
 local null = core.null
 
@@ -83,6 +84,34 @@ function M.interpret(status, headers, body)
               or format("HTTP %d with a body that is not the API's error JSON (%s)", status,
                         content_type or "no content-type"),
   })
+end
+
+local function scrub(s, secrets)
+  for _, secret in ipairs(secrets) do
+    local i, j = s:find(secret, 1, true)
+    while i do
+      s = s:sub(1, i - 1) .. "[redacted]" .. s:sub(j + 1)
+      i, j = s:find(secret, i + 10, true)
+    end
+  end
+  return s
+end
+
+--- errors.redact(err, secrets) -> err with every occurrence of each secret
+-- (a credential the request carried) replaced by "[redacted]" in all of its
+-- string fields and header values: an error page that echoes the request
+-- back cannot hand the key to whoever logs the error.
+function M.redact(err, secrets)
+  if #secrets == 0 then return err end
+  for k, v in pairs(err) do
+    if type(v) == "string" then err[k] = scrub(v, secrets) end
+  end
+  if type(err.headers) == "table" then
+    for name, v in pairs(err.headers) do
+      if type(v) == "string" then err.headers[name] = scrub(v, secrets) end
+    end
+  end
+  return err
 end
 
 --- errors.interpret_page(status, headers, body) -> a page of a list call,

@@ -89,10 +89,10 @@ end
 
 --- headers.lines(where, state, opts, has_body) -> the header lines of one
 -- call: the client's, then the call's options (workspace_id, betas, headers,
--- extra). Raises when no credentials would be sent.
+-- then extra_headers). Raises when no credentials would be sent.
 function M.lines(where, state, opts, has_body)
   local defaults = has_body and state.body or state.plain
-  if not (opts.headers or opts.betas or opts.workspace_id) then
+  if not (opts.headers or opts.betas or opts.workspace_id or opts.extra_headers) then
     if not has_credentials(defaults) then check.argerror(where, NO_CREDENTIALS) end
     return has_body and state.body_lines or state.plain_lines
   end
@@ -105,8 +105,35 @@ function M.lines(where, state, opts, has_body)
     set_header(set, "anthropic-beta", beta_value(state.beta, betas))
   end
   if opts.headers then add_headers(set, opts.headers) end
+  if opts.extra_headers then add_headers(set, opts.extra_headers) end
   if not has_credentials(set) then check.argerror(where, NO_CREDENTIALS) end
   return set_lines(set)
+end
+
+-- Shorter credentials are not redacted: they are not real ones (a test's
+-- "k"), and replacing them would mangle every error text.
+local MIN_SECRET = 8
+
+--- headers.secrets(lines) -> the credentials these header lines carry
+-- (the key, the token and its "Bearer ..." form), longest first.
+function M.secrets(lines)
+  local out = {}
+  for _, line in ipairs(lines) do
+    local name, value = line:match("^([^:]+): (.*)$")
+    name = name and name:lower()
+    if name == "x-api-key" and value ~= "" then
+      out[#out + 1] = value
+    elseif name == "authorization" and value ~= "" then
+      out[#out + 1] = value
+      local token = value:match("^[Bb]earer%s+(.+)$")
+      if token then out[#out + 1] = token end
+    end
+  end
+  for i = #out, 1, -1 do
+    if #out[i] < MIN_SECRET then table.remove(out, i) end
+  end
+  table.sort(out, function(a, b) return #a > #b end)
+  return out
 end
 
 return M

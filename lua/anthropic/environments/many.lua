@@ -37,16 +37,18 @@ local function protected(fn, cleanup)
   end
 end
 
---- many.run(transport, jobs, opts) -> results, errors
+--- many.run(transport, jobs, opts) -> results, errors [, responses]
 -- jobs: an array of { key = k, start = function() -> call }. results[k] is
 -- the value of the job's call, errors[k] its error. opts: concurrency (16),
--- on_result(key, value, err), sleep (for waits when only retries are
--- pending).
+-- on_result(key, value, err [, response]), sleep (for waits when only
+-- retries are pending), with_response (the calls were started with it:
+-- responses[k] is call:response(), and on_result gets it).
 function M.run(transport, jobs, opts)
   local concurrency = opts.concurrency or 16
   local on_result, sleep = opts.on_result, opts.sleep or runtime.sleep
   local yield = runtime.ngx_sleep()
   local results, errors = {}, {}
+  local responses = opts.with_response and {} or nil
   local active, next_index = {}, 1
 
   protected(function()
@@ -65,7 +67,13 @@ function M.run(transport, jobs, opts)
           remove(active, i)
           finished = true
           results[entry.key], errors[entry.key] = call.value, call.err
-          if on_result then on_result(entry.key, call.value, call.err) end
+          if responses then
+            local response = call:response()
+            responses[entry.key] = response
+            if on_result then on_result(entry.key, call.value, call.err, response) end
+          elseif on_result then
+            on_result(entry.key, call.value, call.err)
+          end
         elseif call:_running() then
           running = true
         elseif call.retry_at then
@@ -92,7 +100,7 @@ function M.run(transport, jobs, opts)
   end, function()
     for _, entry in ipairs(active) do entry.call:cancel() end
   end)
-  return results, errors
+  return results, errors, responses
 end
 
 return M

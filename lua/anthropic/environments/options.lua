@@ -3,6 +3,7 @@
 -- rawget: no metamethod runs), into a private copy; only that copy is
 -- checked and used, so nothing can change between the check and the use.
 local check = require "anthropic.environments.check"
+local extra = require "anthropic.environments.extra"
 check.internal()
 
 local type, next, tostring, rawget, format, floor =
@@ -55,20 +56,6 @@ local function header_text(where, name, value)
   return check.header_value(where, format("option '%s'", name), value)
 end
 
-local function header_table(where, name, value)
-  if type(value) ~= "table" then
-    argerror(where, format("option '%s' must be a table of header names to values", name))
-  end
-  local copy = raw_copy(value)
-  for k, v in next, copy do
-    if type(k) ~= "string" or not k:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
-      argerror(where, format("header name %s is not a valid HTTP header name", tostring(k)))
-    end
-    check.header_value(where, format("header '%s'", k), v)
-  end
-  return copy
-end
-
 local function beta_list(where, name, value)
   if type(value) ~= "table" then
     argerror(where, format("option '%s' must be an array of strings", name))
@@ -102,10 +89,18 @@ end
 M.CALL = {
   betas = beta_list,
   workspace_id = header_text,
-  headers = header_table,
+  headers = extra.header_table,
   timeout = seconds,
   max_retries = whole(0, 100),
   sleep = of_type("function"),
+}
+
+-- Options of a call only: not client defaults (see extra.lua).
+local CALL_ONLY = {
+  extra_body = extra.body,
+  extra_query = extra.query,
+  extra_headers = extra.header_table,
+  with_response = of_type("boolean"),
 }
 
 --- Options of environments.new.
@@ -138,6 +133,11 @@ for name, checker in next, M.CALL do
   M.CLIENT[name] = checker
   M.MANY[name] = checker
   M.PAGES[name] = checker
+end
+for name, checker in next, CALL_ONLY do
+  M.CALL[name] = checker
+  M.MANY[name] = checker
+  M.PAGES[name] = checker   -- each refuses with_response itself
 end
 
 -- Shared by every call given no options; never written to.

@@ -1,18 +1,17 @@
 -- anthropic.environments.resource: the calls of the environments resource,
 -- as methods of the client. Each call has a blocking form and an _async
 -- form (client.define): archive, create, retrieve, update, delete and list;
--- then each (every environment, page after page) and archive_many.
+-- then each (every environment, page after page). archive_many and many
+-- are in batch.lua.
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local schema = require "anthropic.environments.schema"
 local errors = require "anthropic.environments.errors"
 local client = require "anthropic.environments.client"
-local many = require "anthropic.environments.many"
 local pages = require "anthropic.environments.pages"
 local core = require "anthropic.environments.core"
 check.internal()
 
-local type, next, format = type, next, string.format
 local argerror, check_id, escape_segment = check.argerror, check.id, check.escape_segment
 local check_client, define = client.check, client.define
 local CALL = options.CALL
@@ -32,7 +31,7 @@ end)
 
 --- client:create(params [, opts]) -> environment  or  nil, err
 define("create", function(_, where, params, opts)
-  local body = schema.encode_body(where, schema.environment_body(where, params, false))
+  local body = schema.environment_body(where, params, false)
   return "POST", "/v1/environments", body, options.check(where, opts, CALL)
 end)
 
@@ -45,7 +44,7 @@ end)
 --- client:update(id, params [, opts]) -> environment  or  nil, err
 define("update", function(_, where, id, params, opts)
   check_id(where, id)
-  local body = schema.encode_body(where, schema.environment_body(where, params, true))
+  local body = schema.environment_body(where, params, true)
   return "POST", env_path(id), body, options.check(where, opts, CALL)
 end)
 
@@ -75,9 +74,13 @@ function Client:each(params, opts)
   -- first page.
   schema.list_query("each", params)
   opts = options.check("each", opts, options.PAGES)
+  if opts.with_response then
+    argerror("each", "option 'with_response' is not for each (it gives environments): use list")
+  end
   local base = params and schema.params("each", params) or {}
   local call_opts = options.pick(opts, CALL)
-  self:_lines("each", call_opts, false)
+  -- the checks of a call (credentials, extra options), as the first page would make them
+  self:_prepare("each", "GET", "/v1/environments", nil, call_opts)
   local first = base.page ~= null and base.page or nil
   return pages.each(function(cursor)
     base.page = cursor
@@ -85,38 +88,6 @@ function Client:each(params, opts)
   end, first, opts.max_pages)
 end
 
---- client:archive_many(ids [, opts]) -> results, errors
--- Archives every id (duplicates once) with up to opts.concurrency (16)
--- requests in flight on this client's connections, each with its own
--- retries. results[id] is the environment, errors[id] the error.
--- opts.on_result(id, env, err) is called as each one ends.
-function Client:archive_many(ids, opts)
-  check_client("archive_many", self)
-  if type(ids) ~= "table" then argerror("archive_many", "ids must be an array of ids") end
-  opts = options.check("archive_many", opts, options.MANY)
-  local jobs, seen = {}, {}
-  for i = 1, #ids do
-    local id = ids[i]
-    if type(id) ~= "string" then
-      argerror("archive_many", format("ids[%d] must be a string (got %s)", i, type(id)))
-    end
-    check_id("archive_many", id)
-    if not seen[id] then
-      seen[id] = true
-      jobs[#jobs + 1] = { key = id }
-    end
-  end
-  local call_opts = options.pick(opts, CALL)
-  -- Raise now for missing credentials, not inside the scheduler.
-  self:_lines("archive_many", call_opts, false)
-  for _, job in next, jobs do
-    local path = env_path(job.key) .. "/archive"
-    job.start = function() return self:_start("archive_many", "POST", path, nil, call_opts) end
-  end
-  return many.run(client.private(self).transport, jobs, {
-    concurrency = opts.concurrency, on_result = opts.on_result,
-    sleep = opts.sleep or client.private(self).sleep,
-  })
-end
+require "anthropic.environments.batch"
 
 return Client

@@ -215,7 +215,7 @@ function BUILD.work_stop(_, where, env_id, work_id, params, opts)
   params = known(where, params, STOP_KEYS)
   local body = {}
   if params.force ~= nil then body.force = schema.boolean(where, "force", params.force) end
-  return "POST", path .. "/stop", schema.encode_body(where, body), options.check(where, opts, CALL)
+  return "POST", path .. "/stop", body, options.check(where, opts, CALL)
 end
 
 function BUILD.work_retrieve(_, where, env_id, work_id, opts)
@@ -228,7 +228,7 @@ function BUILD.work_update(_, where, env_id, work_id, params, opts)
   params = known(where, params, UPDATE_KEYS)
   local body = {}
   if params.metadata ~= nil then body.metadata = schema.metadata(where, params.metadata, true) end
-  return "POST", path, schema.encode_body(where, body), options.check(where, opts, CALL)
+  return "POST", path, body, options.check(where, opts, CALL)
 end
 
 function BUILD.work_list(_, where, env_id, params, opts)
@@ -272,9 +272,13 @@ function Client:each_work(env_id, params, opts)
   check_client("each_work", self)
   BUILD.work_list(nil, "each_work", env_id, params, nil)
   opts = options.check("each_work", opts, options.PAGES)
+  if opts.with_response then
+    argerror("each_work", "option 'with_response' is not for each_work (it gives work items): use work_list")
+  end
   local base = params and schema.params("each_work", params) or {}
   local call_opts = options.pick(opts, CALL)
-  self:_lines("each_work", call_opts, false)
+  -- the checks of a call (credentials, extra options), as the first page would make them
+  self:_prepare("each_work", "GET", queue_path("each_work", env_id), nil, call_opts)
   local first = base.page ~= null and base.page or nil
   return pages.each(function(cursor)
     base.page = cursor

@@ -257,10 +257,13 @@ function client.Client:work_lease(env_id, item, opts)
   end
   check_id("work_lease", work_id, "work item id")
   opts = options.check("work_lease", opts, LEASE)
+  if opts.with_response then
+    argerror("work_lease", "option 'with_response' is not for work_lease (its calls' answers are the lease's)")
+  end
   local call_opts = options.pick(opts, options.CALL)
   -- Raise now for bad ids or missing credentials, not at the first poll.
-  work.BUILD.work_heartbeat(nil, "work_lease", env_id, work_id, nil, call_opts)
-  self:_lines("work_lease", call_opts, false)
+  local method, path = work.BUILD.work_heartbeat(nil, "work_lease", env_id, work_id, nil, call_opts)
+  self:_prepare("work_lease", method, path, nil, call_opts)
   local lease = setmetatable({ env_id = env_id, work_id = work_id, state = "starting", heartbeats = 0 }, Lease)
   local p = {
     client = self, secret = secret, call_opts = call_opts,

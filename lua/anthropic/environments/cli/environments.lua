@@ -2,6 +2,7 @@
 -- list, get, create, update, archive and delete.
 local environments = require "anthropic.environments"
 local schema = require "anthropic.environments.schema"
+local check = require "anthropic.environments.check"
 local output = require "anthropic.environments.cli.output"
 local args = require "anthropic.environments.cli.args"
 
@@ -21,8 +22,10 @@ M.USAGE = [[
   update ID [--name NAME] [--description TEXT | --clear-description]
          [--scope organization|account] [--config FILE.json] [--metadata KEY=VALUE ...]
                     change the fields given; --metadata KEY= deletes that key
-  archive ID [ID ...]
-                    archive each environment; a summary goes to stderr
+  archive ID [ID ...] [--concurrency N]
+                    archive each environment, N at a time (default 1); ID "-"
+                    reads ids from stdin, one a line (# comments and blank
+                    lines skipped); a summary goes to stderr
   delete ID         delete an environment for good
 ]]
 
@@ -124,31 +127,78 @@ function commands.delete.run(ctx, flags, ids)
   if flags.json then output.print_json(deleted) else io.stdout:write("deleted ", show(deleted.id), "\n") end
 end
 
-commands.archive = { min = 1, max = math.huge, args = "ID [ID ...]", ids = true }
-function commands.archive.run(ctx, flags, ids)
-  local tty = output.stderr_is_terminal()
-  local results, failed = environments.array(), 0
-  local function progress(text)
-    if tty then io.stderr:write("\r\27[K", text) io.stderr:flush() end
+commands.archive = { flags = { concurrency = "value" }, min = 1, max = math.huge,
+                      args = "ID [ID ...] (or - to read the ids from stdin)", ids = true }
+
+-- The ids to archive: the arguments in order, "-" standing for stdin's
+-- lines (one id a line; surrounding spaces, blank lines and lines starting
+-- with # skipped), each id once. A bad id is a usage error before anything
+-- is archived.
+local function archive_ids(given)
+  local ids, seen, from_stdin = {}, {}, false
+  local function add(id)
+    if not seen[id] then
+      seen[id] = true
+      ids[#ids + 1] = id
+    end
   end
-  for i, id in ipairs(ids) do
-    progress(string.format("[%d/%d] archiving %s", i, #ids, clean(id)))
-    local env, err = ctx.call(ctx.client.archive, ctx.client, id)
-    progress("")
+  for _, arg in ipairs(given) do
+    if arg == "-" then
+      if from_stdin then usage_error("archive: - given twice") end
+      from_stdin = true
+      local n = 0
+      for line in io.stdin:lines() do
+        n = n + 1
+        local id = line:match("^%s*(.-)%s*$")
+        if id ~= "" and id:sub(1, 1) ~= "#" then
+          local valid, why = check.valid_id(id)
+          if not valid then
+            usage_error(string.format("archive: stdin line %d: invalid id '%s': %s", n, clean(id), why))
+          end
+          add(id)
+        end
+      end
+    else
+      add(arg)
+    end
+  end
+  if #ids == 0 then usage_error("archive: no ids on stdin") end
+  return ids
+end
+
+function commands.archive.run(ctx, flags, given)
+  local concurrency = flags.concurrency and args.whole("archive", "concurrency", flags.concurrency, 1, 1000) or 1
+  local ids = archive_ids(given)
+  local progress = output.progress(output.stderr_is_terminal(), "archiving", #ids)
+  local envs, errs = {}, {}
+  local failed = 0
+  local function on_result(id, env, err)
+    progress:clear()
     if env then
-      if flags.json then
-        results[#results + 1] = { id = id, environment = schema.mark_arrays(env) }
-      else
+      envs[id] = env
+      if not flags.json then
         io.stdout:write("archived ", show(env.id), "  ", show(env.name), "  ", show(env.archived_at), "\n")
         io.stdout:flush()
       end
     else
       failed = failed + 1
+      errs[id] = err
       io.stderr:write(output.PROGRAM, ": ", clean(id), ": ", output.describe_error(err), "\n")
-      if flags.json then results[#results + 1] = { id = id, error = output.error_json(err) } end
     end
+    progress:update(env ~= nil)
   end
-  if flags.json then output.print_json(results) end
+  progress:update()
+  ctx.call(ctx.client.archive_many, ctx.client, ids, { concurrency = concurrency, on_result = on_result })
+  progress:clear()
+  if flags.json then
+    -- in the order given, whatever the order they ended in
+    local results = environments.array()
+    for i, id in ipairs(ids) do
+      results[i] = envs[id] and { id = id, environment = schema.mark_arrays(envs[id]) }
+                   or { id = id, error = output.error_json(errs[id]) }
+    end
+    output.print_json(results)
+  end
   io.stderr:write(string.format("archived %d of %d environment%s%s\n", #ids - failed, #ids,
     #ids == 1 and "" or "s", failed > 0 and string.format(", %d failed", failed) or ""))
   if failed > 0 then os.exit(output.EXIT_API) end

@@ -155,6 +155,32 @@ function M.error_json(err)
            message = err.message, request_id = err.request_id }
 end
 
+-- A progress line on stderr: "<verb>: D done, F failed, R remaining",
+-- redrawn in place. Without a terminal it writes nothing at all.
+local Progress = {}
+Progress.__index = Progress
+
+--- output.progress(tty, verb, total) -> progress with :update([ok]) (counts
+-- one more result when ok is true or false, then redraws) and :clear().
+function M.progress(tty, verb, total)
+  return setmetatable({ tty = tty, verb = verb, total = total, done = 0, failed = 0 }, Progress)
+end
+
+function Progress:update(ok)
+  if ok == true then self.done = self.done + 1 elseif ok == false then self.failed = self.failed + 1 end
+  if not self.tty then return end
+  io.stderr:write(string.format("\r\27[K%s: %d done, %d failed, %d remaining", self.verb, self.done,
+    self.failed, self.total - self.done - self.failed))
+  io.stderr:flush()
+end
+
+function Progress:clear()
+  if self.tty then
+    io.stderr:write("\r\27[K")
+    io.stderr:flush()
+  end
+end
+
 function M.stderr_is_terminal()
   local r = os.execute("test -t 2")
   return r == true or r == 0
