@@ -19,6 +19,8 @@ local schema = require "anthropic.environments.schema"
 local time = require "anthropic.environments.time"
 local call = require "anthropic.environments.call"
 local Client = require "anthropic.environments.resource"
+local work = require "anthropic.environments.work"   -- the work-queue calls
+require "anthropic.environments.worker"              -- client:work_lease
 check.internal()
 
 local type = type
@@ -112,6 +114,9 @@ function M.each(params, opts)
   schema.list_query("each", params)
   return M.default_client():each(params, opts)
 end
+
+-- environments.work_poll, work_ack, ..., each_work, is_work_item (work.lua).
+work.install(M)
 
 ---------------------------------------------------------------------------
 -- Helpers.

@@ -12,6 +12,7 @@ local M = {}
 local MODULES = {
   "anthropic.environments.cli.environments",
   "anthropic.environments.cli.webhook",
+  "anthropic.environments.cli.work",
 }
 
 local HEADER = [[
