@@ -8,6 +8,19 @@ local ROCKSPEC = io.popen("ls anthropic-environments-*.rockspec"):read("*l")
 local runs_here = type(jit) ~= "table" and (version == "5.1" or version == "5.4")
 
 describe("the rockspec", function()
+  it("lists every Lua module of the package", function()
+    local rockspec = assert(io.open(ROCKSPEC)):read("*a")
+    local p = io.popen("find lua -name '*.lua' | sort")
+    local n = 0
+    for path in p:lines() do
+      local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/", ".")
+      assert.truthy(rockspec:find(string.format('["%s"] = "%s"', name, path), 1, true), path)
+      n = n + 1
+    end
+    p:close()
+    assert.is_true(n > 20)
+  end)
+
   if not runs_here then
     pending("is checked under Lua 5.1 and 5.4 only")
     return

@@ -53,8 +53,15 @@ local function load_commands()
     for command, spec in pairs(module.commands) do
       commands[command] = spec
       local group, sub = command:match("^(%S+) (%S+)$")
-      if group then groups[group] = groups[group] and (groups[group] .. ", " .. sub) or sub end
+      if group then
+        groups[group] = groups[group] or {}
+        table.insert(groups[group], sub)
+      end
     end
+  end
+  for group, subs in pairs(groups) do   -- "work needs a subcommand: ack, get, ..."
+    table.sort(subs)
+    groups[group] = table.concat(subs, ", ")
   end
   usage[#usage + 1] = FOOTER
   return commands, groups, table.concat(usage)
