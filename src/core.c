@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "compat.h"
+#include "http_response_lua.h"
 #include "json_bridge.h"
 #include "transport.h"
 
@@ -409,6 +410,7 @@ static const luaL_Reg core_functions[] = {
     {"new", core_new},
     {"sleep", core_sleep},
     {"now", core_now},
+    {"http_response", http_response_lua_new},
     {NULL, NULL}
 };
 
