@@ -25,6 +25,8 @@ local private = setmetatable({}, { __mode = "k" })
 -- The call has ended: its private state goes at once (not at the next
 -- collection), so the table of private states only holds calls in flight.
 local function settle(call, value, err)
+  local p = private[call]
+  if err and p then err.transport = p.transport_name end
   call.done, call.value, call.err = true, value, err
   private[call] = nil
 end
@@ -47,7 +49,7 @@ local function log(call, p, outcome, request_id)
   if p.logger then
     p.logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms, %s)",
       call.method, call.url, outcome, request_id or "-", call.attempt,
-      (core.now() - p.started) * 1000, p.owner.transport_name))
+      (core.now() - p.started) * 1000, p.transport_name))
   end
 end
 
@@ -107,6 +109,13 @@ function Call:_step()
   return self.done
 end
 
+--- call:_request() -> the attempt on the network and its transport, or nil.
+function Call:_request()
+  local p = private[self]
+  if p and p.request then return p.request, p.transport end
+  return nil
+end
+
 --- call:_running() -> true while an attempt is on the network.
 function Call:_running()
   local p = private[self]
@@ -133,11 +142,14 @@ function Call:wait(timeout)
   local yield = runtime.ngx_sleep()
   local pause = 0.001
   local p = private[self]
+  -- A transport that wakes its waiters (cosockets) is waited on; libcurl
+  -- inside nginx is polled between ngx.sleep calls.
+  local wakes = p.transport.wait_any ~= nil
   while true do
-    -- Outside OpenResty, block in the transport first: poll() would only
-    -- find the request just sent still pending.
-    if not yield and p.request then
-      p.transport:run(p.request, deadline and max(deadline - core.now(), 0) or 1)
+    -- Block (or yield) in the transport first: poll() would only find the
+    -- request just sent still pending.
+    if p.request and (wakes or not yield) then
+      p.transport:run(p.request, deadline and max(deadline - core.now(), 0) or (not wakes and 1 or nil))
     end
     local done, value, err = self:poll()
     if done then return true, value, err end
@@ -154,7 +166,7 @@ function Call:wait(timeout)
         if wait > 0 then p.sleep(wait) end
         self.retry_at = now
       end
-    elseif yield then
+    elseif yield and not wakes then
       yield(min(pause, limit))        -- the worker keeps serving meanwhile
       pause = min(pause * 2, 0.02)
     end
@@ -181,10 +193,13 @@ end
 
 --- call.new(method, url, p) -> a call whose first attempt has started.
 -- p (kept private): owner (the client's private state: transport,
--- transport_name, closed), lines, body, timeout, max_retries, sleep, logger.
+-- transport_name, closed), transport and transport_name (the transport
+-- the call runs on; default: the owner's), lines, body, timeout,
+-- max_retries, sleep, logger.
 function M.new(method, url, p)
   local call = setmetatable({ method = method, url = url, attempt = 0 }, Call)
-  p.transport = p.owner.transport
+  p.transport = p.transport or p.owner.transport
+  p.transport_name = p.transport_name or p.owner.transport_name
   private[call] = p
   start_attempt(call, p)
   return call

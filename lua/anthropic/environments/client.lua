@@ -69,7 +69,7 @@ function M.new(opts, user_agent)
     timeout = opts.timeout or M.DEFAULT_TIMEOUT,
     max_retries = opts.max_retries or M.DEFAULT_MAX_RETRIES,
   }, Client)
-  local t, name = transport.new("curl", {
+  local config = {
     connect_timeout = opts.connect_timeout or M.DEFAULT_CONNECT_TIMEOUT,
     stall_timeout = opts.stall_timeout,
     max_body = opts.max_body or M.DEFAULT_MAX_BODY,
@@ -77,10 +77,15 @@ function M.new(opts, user_agent)
     ca_file = opts.ca_file,
     ca_path = opts.ca_path,
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify,
-  })
+  }
+  -- libcurl always; nginx's cosockets too where allowed (transport.pick).
+  local mode = transport.mode(opts.transport, config)
+  local t, name = transport.new("curl", config)
   private[self] = {
     transport = t,
     transport_name = name,
+    mode = mode,
+    config = config,
     sleep = opts.sleep or runtime.sleep,
     logger = logger,
     headers = headers.client {
@@ -109,8 +114,11 @@ function M.private(self) return private[self] end
 function Client:_start(where, method, path, body, opts)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
+  local t, name = transport.pick(state, where)
   return call.new(method, self.base_url .. path, {
     owner = state,
+    transport = t,
+    transport_name = name,
     lines = headers.lines(where, state.headers, opts, body ~= nil),
     body = body,
     timeout = opts.timeout or self.timeout,
@@ -147,7 +155,12 @@ function Client:drive(wait)
   if wait ~= nil and (type(wait) ~= "number" or not (wait >= 0)) then
     argerror("drive", "wait must be a non-negative number of seconds")
   end
-  return private[self].transport:drive(wait or 0)
+  local state = private[self]
+  -- Calls over cosockets move by themselves: a wait waits for them.
+  if state.ngx and state.ngx.n > 0 then
+    return state.transport:drive(0) + state.ngx:drive(wait or 0)
+  end
+  return state.transport:drive(wait or 0)
 end
 
 --- client:fds() -> sockets, timeout
@@ -167,6 +180,7 @@ function Client:close()
   if state then
     state.closed = true
     state.transport:close()
+    if state.ngx then state.ngx:close() end
   end
 end
 
