@@ -13,7 +13,7 @@ describe("the transport option", function()
   end)
 
   it("raises at new for 'ngx' outside nginx", function()
-    local ok, err = pcall(function() return environments.new { api_key = "k", transport = "ngx" } end)
+    local ok, err = pcall(function() local c = environments.new { api_key = "k", transport = "ngx" }; return c end)
     assert.is_false(ok)
     assert.matches("anthropic.environments.new: transport 'ngx' needs nginx's Lua module", err, 1, true)
     assert.matches("transport_choice_spec.lua", err, 1, true)   -- at the caller's line
