@@ -16,7 +16,10 @@ describe("the transport option", function()
     local ok, err = pcall(function() local c = environments.new { api_key = "k", transport = "ngx" }; return c end)
     assert.is_false(ok)
     assert.matches("anthropic.environments.new: transport 'ngx' needs nginx's Lua module", err, 1, true)
-    assert.matches("transport_choice_spec.lua", err, 1, true)   -- at the caller's line
+    -- At the caller's line (PUC Lua 5.1 leaves a "(tail call)" frame there).
+    if not (_VERSION == "Lua 5.1" and type(jit) ~= "table") then
+      assert.matches("transport_choice_spec.lua", err, 1, true)
+    end
   end)
 
   it("runs calls over libcurl outside nginx, and says so on errors", function()
