@@ -40,16 +40,16 @@ describe("the cosocket transport's request bytes", function()
     assert.are.equal(
       "POST /v1/environments/e/archive HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
       .. "accept: application/json\r\nx-api-key: k\r\nContent-Length: 0\r\n\r\n",
-      wire.request("POST", u, { "accept: application/json", "x-api-key: k" }, nil))
+      wire.request("POST", u, nil, { "accept: application/json", "x-api-key: k" }, nil))
     u = assert(wire.parse_url("https://API.example.com/v1/environments", true))
     assert.are.equal(
       "POST /v1/environments HTTP/1.1\r\nHost: api.example.com\r\ncontent-type: application/json\r\n"
       .. "Content-Length: 2\r\n\r\n{}",
-      wire.request("POST", u, { "content-type: application/json" }, "{}"))
+      wire.request("POST", u, nil, { "content-type: application/json" }, "{}"))
     u = assert(wire.parse_url("http://h/v1/environments?limit=2", true))
-    assert.are.equal("GET /v1/environments?limit=2 HTTP/1.1\r\nHost: h\r\n\r\n", wire.request("GET", u, {}, nil))
+    assert.are.equal("GET /v1/environments?limit=2 HTTP/1.1\r\nHost: h\r\n\r\n", wire.request("GET", u, nil, {}, nil))
     assert.are.equal("DELETE / HTTP/1.1\r\nHost: h:81\r\n\r\n",
-      wire.request("DELETE", assert(wire.parse_url("http://h:81", true)), {}, nil))
+      wire.request("DELETE", assert(wire.parse_url("http://h:81", true)), nil, {}, nil))
   end)
 
   it("pool connections by scheme, host, port and TLS settings, with SNI for names only", function()

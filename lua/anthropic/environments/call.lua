@@ -64,7 +64,7 @@ local function start_attempt(call, p)
   end
   call.attempt = call.attempt + 1
   p.started = core.now()
-  local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout)
+  local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout, p.blocking)
   if request then
     p.request = request
     return
@@ -195,7 +195,8 @@ end
 -- p (kept private): owner (the client's private state: transport,
 -- transport_name, closed), transport and transport_name (the transport
 -- the call runs on; default: the owner's), lines, body, timeout,
--- max_retries, sleep, logger.
+-- max_retries, sleep, logger; blocking (the caller waits at once: a
+-- transport may then do the exchange in run(), without a thread of its own).
 function M.new(method, url, p)
   local call = setmetatable({ method = method, url = url, attempt = 0 }, Call)
   p.transport = p.transport or p.owner.transport

@@ -73,6 +73,7 @@ end
 --- check.escape_segment(s): percent-encodes everything but RFC 3986's
 -- unreserved characters, so an id can never add a path segment or a query.
 function M.escape_segment(s)
+  if not s:find("[^%w%-._~]") then return s end   -- the usual id: as it is
   return (s:gsub("[^%w%-._~]", function(c) return format("%%%02X", c:byte()) end))
 end
 

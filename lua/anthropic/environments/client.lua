@@ -109,9 +109,10 @@ local check_client = M.check
 --- M.private(client) -> the client's private state.
 function M.private(self) return private[self] end
 
---- client:_start(where, method, path, body, opts) -> a new call, its first
--- attempt started. opts is a checked copy (options.check).
-function Client:_start(where, method, path, body, opts)
+--- client:_start(where, method, path, body, opts [, blocking]) -> a new
+-- call, its first attempt started. opts is a checked copy (options.check);
+-- blocking: the caller waits for it at once (_call).
+function Client:_start(where, method, path, body, opts, blocking)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
   local t, name = transport.pick(state, where)
@@ -125,6 +126,7 @@ function Client:_start(where, method, path, body, opts)
     max_retries = opts.max_retries or self.max_retries,
     sleep = opts.sleep or state.sleep,
     logger = state.logger,
+    blocking = blocking,
   })
 end
 
@@ -137,7 +139,7 @@ end
 --- client:_call(...) -> as _start, then waits: the decoded answer, or nil,
 -- err. Blocking, but yielding inside OpenResty handlers.
 function Client:_call(where, method, path, body, opts)
-  local _, value, err = self:_start(where, method, path, body, opts):wait()
+  local _, value, err = self:_start(where, method, path, body, opts, true):wait()
   return value, err
 end
 

@@ -5,7 +5,9 @@
 --   t = impl.new(config)        config: connect_timeout, stall_timeout,
 --                               max_body, proxy, ca_file, ca_path,
 --                               insecure_skip_tls_verify (all optional)
---   req = t:start(method, url, header_lines, body_or_nil, timeout_seconds)
+--   req = t:start(method, url, header_lines, body_or_nil, timeout_seconds,
+--                 blocking)    blocking: the caller will run(req) at once
+--                               (a hint: the exchange may happen in run())
 --   req:done()                  -> true once the attempt has ended
 --   req:result()                -> status, headers, body
 --                                  or nil, kind, message, status_seen (0: none)

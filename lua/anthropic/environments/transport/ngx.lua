@@ -20,6 +20,7 @@ local ngx = ngx   -- luacheck: ignore ngx
 local setmetatable, pairs, pcall, type, tostring = setmetatable, pairs, pcall, type, tostring
 local min, max, floor, huge, format = math.min, math.max, math.floor, math.huge, string.format
 local now = core.now
+local coroutine_running = coroutine.running
 
 local semaphore = require "ngx.semaphore"
 
@@ -135,8 +136,9 @@ local function exchange_once(req, fresh)
     else
       sock:close()
       if reused and req.received == 0 and err ~= "timeout" then return false end
-      local status_seen = parser:status()
       kind, message = failure(req, "receive", err)
+      -- As libcurl: a stalled answer reports no status.
+      local status_seen = message:find("(stall_timeout)", 1, true) and 0 or parser:status()
       return finish(req, nil, nil, nil, kind, message, status_seen)
     end
     if state == "done" then
@@ -151,14 +153,16 @@ local function exchange_once(req, fresh)
   end
 end
 
--- The light thread of one request.
+local function exchange_tries(req)
+  if exchange_once(req, false) == false and not req.finished then
+    req.received = 0
+    exchange_once(req, true)
+  end
+end
+
+-- The exchange of one request: on its light thread, or in run().
 local function exchange(req)
-  local ok, err = pcall(function()
-    if exchange_once(req, false) == false and not req.finished then
-      req.received = 0
-      exchange_once(req, true)
-    end
-  end)
+  local ok, err = pcall(exchange_tries, req)
   if not ok then finish(req, nil, nil, nil, "connection", "the cosocket transport failed: " .. tostring(err), 0) end
   return req
 end
@@ -172,7 +176,7 @@ function M.new(config)
       max_body = config.max_body or 16 * 1024 * 1024,
     },
     verify = not config.insecure_skip_tls_verify,
-    inflight = {}, n = 0, closed = false,
+    inflight = {}, n = 0, closed = false, urls = {},
     pool_options = {},
     seed = (floor(now() * 1e6) + (ngx.worker and ngx.worker.pid and ngx.worker.pid() or 0)) % 2147483646 + 1,
   }, Transport)
@@ -186,30 +190,55 @@ function Transport:pool_for(u)
   return options
 end
 
---- t:start(method, url, header_lines, body, timeout) -> request
-function Transport:start(method, url, lines, body, timeout)
-  if self.closed then return nil, "cancelled", "the client was closed" end
-  local u, err = wire.parse_url(url, self.verify)
-  if not u then return nil, "connection", err end
-  local req = setmetatable({
-    transport = self, url = u, started = now(), received = 0,
-    deadline = timeout and timeout > 0 and now() + timeout or nil,
-    bytes = wire.request(method, u, lines, body),
-    finished = false,
-  }, Request)
-  self.inflight[req] = true
-  self.n = self.n + 1
-  local thread
-  thread, err = ngx.thread.spawn(exchange, req)
+-- Runs a request's exchange on a light thread of its own.
+local function launch(req)
+  req.deferred = false
+  local thread, err = ngx.thread.spawn(exchange, req)
   if not thread then
     finish(req, nil, nil, nil, "connection", "could not start a light thread: " .. tostring(err), 0)
   end
-  req.thread = thread
+  req.thread, req.parent = thread, coroutine_running()
+end
+
+-- The URL taken apart, from a cache per scheme://authority.
+local function parse(self, url)
+  local slash = url:find("/", 9, true)
+  local base = slash and url:sub(1, slash - 1) or url
+  local u = self.urls[base]
+  if not u then
+    local err
+    u, err = wire.parse_url(base, self.verify)
+    if not u then return nil, err end
+    self.urls[base] = u
+  end
+  return u, slash and url:sub(slash) or "/"
+end
+
+--- t:start(method, url, header_lines, body, timeout, blocking) -> request
+-- A blocking call's exchange waits for run(), which does it in the calling
+-- coroutine; any other starts at once on a light thread.
+function Transport:start(method, url, lines, body, timeout, blocking)
+  if self.closed then return nil, "cancelled", "the client was closed" end
+  local u, path = parse(self, url)
+  if not u then return nil, "connection", path end
+  local req = setmetatable({
+    transport = self, url = u, started = now(), received = 0,
+    deadline = timeout and timeout > 0 and now() + timeout or nil,
+    bytes = wire.request(method, u, path, lines, body),
+    finished = false, deferred = true,
+  }, Request)
+  self.inflight[req] = true
+  self.n = self.n + 1
+  if not blocking then launch(req) end
   return req
 end
 
---- request:done() -> true once the attempt has ended.
-function Request:done() return self.finished end
+--- request:done() -> true once the attempt has ended. (One that waited
+-- for run() starts now, as someone polls it.)
+function Request:done()
+  if self.deferred then launch(self) end
+  return self.finished
+end
 
 --- request:result() -> status, headers, body  or  nil, kind, message, status_seen
 function Request:result()
@@ -228,6 +257,7 @@ end
 --- request:cancel(): stops it; its connection is closed, not reused.
 function Request:cancel()
   if self.finished then return end
+  self.deferred = false
   local sock, thread = self.sock, self.thread
   if thread then
     self.reaped = true
@@ -243,6 +273,7 @@ end
 local function wait_for(requests, wait)
   local sema
   for req in pairs(requests) do
+    if req.deferred then launch(req) end
     if req.finished then return end
     sema = sema or semaphore.new(0)
     req.notify = sema
@@ -269,7 +300,23 @@ end
 
 --- t:run(req, wait) -> requests in flight, after req is done or wait passed.
 function Transport:run(req, wait)
-  if not req.finished and (wait == nil or wait > 0) then wait_for({ [req] = true }, wait) end
+  if req.finished then return self.n end
+  if req.deferred then
+    if wait == nil then
+      req.deferred = false
+      exchange(req)             -- here, in the caller's coroutine
+      return self.n
+    end
+    launch(req)
+  end
+  if wait == nil and req.parent == coroutine_running() then
+    -- The coroutine that started it waits on the thread itself: nginx
+    -- resumes it the moment the thread ends.
+    req.reaped = true
+    ngx.thread.wait(req.thread)
+  elseif wait == nil or wait > 0 then
+    wait_for({ [req] = true }, wait)
+  end
   return self.n
 end
 

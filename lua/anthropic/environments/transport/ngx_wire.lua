@@ -2,7 +2,8 @@
 -- (transport/ngx.lua) writes and how it names its failures: the URL taken
 -- apart, the HTTP/1.1 request as bytes, and the connection errors nginx
 -- gives, with the directive to add when nginx's configuration is the cause.
-local tonumber, tostring, concat, format = tonumber, tostring, table.concat, string.format
+local tonumber, tostring, setmetatable, concat, format =
+      tonumber, tostring, setmetatable, table.concat, string.format
 
 local M = {}
 
@@ -41,21 +42,29 @@ function M.parse_url(url, verify)
   }
 end
 
---- wire.request(method, u, lines, body) -> the request's bytes, with the
--- header lines of the call in their order, as libcurl writes them: Host
--- first, Content-Length last (for a POST, 0 without a body).
-function M.request(method, u, lines, body)
-  local out = { method, " ", u.path, " HTTP/1.1\r\nHost: ", u.authority, "\r\n" }
-  for i = 1, #lines do
-    out[#out + 1] = lines[i]
-    out[#out + 1] = "\r\n"
+--- wire.request(method, u, path, lines, body) -> the request's bytes, with
+-- the header lines of the call in their order, as libcurl writes them:
+-- Host first, Content-Length last (for a POST, 0 without a body). path
+-- (nil: u.path) is the path and query.
+-- The header lines as one block, per lines table: a client sends the same
+-- table with every call that has no header options.
+local blocks = setmetatable({}, { __mode = "k" })
+
+function M.request(method, u, path, lines, body)
+  local block = blocks[lines]
+  if not block then
+    block = #lines > 0 and concat(lines, "\r\n") .. "\r\n" or ""
+    blocks[lines] = block
   end
-  if body or method == "POST" then
-    out[#out + 1] = "Content-Length: " .. (body and #body or 0) .. "\r\n"
+  local tail
+  if body then
+    tail = "Content-Length: " .. #body .. "\r\n\r\n" .. body
+  elseif method == "POST" then
+    tail = "Content-Length: 0\r\n\r\n"
+  else
+    tail = "\r\n"
   end
-  out[#out + 1] = "\r\n"
-  if body then out[#out + 1] = body end
-  return concat(out)
+  return concat { method, " ", path or u.path, " HTTP/1.1\r\nHost: ", u.authority, "\r\n", block, tail }
 end
 
 local RESOLVER_HINT = "nginx resolves host names only through its `resolver` directive: add one to the "
