@@ -420,7 +420,7 @@ if R["or.p50.proxy.1"] then
     "the upstream answers each archive after 20 ms (bench/delay-server.c), or at once",
     "(the static nginx of section 1) for the sequential calls. Load comes from `wrk`",
     "(`-t1 -c1 --latency`, then `-t1 -c64`) with the archive request's headers;",
-    "sequential calls are 3,000 archives in a loop inside one handler, each decoded",
+    "sequential calls are " .. (R["or.seq_calls"] or "?") .. " archives in a loop inside one handler, each decoded",
     "and checked, after 200 to warm up.",
     "",
     table.concat(lines, "\n"),
@@ -443,10 +443,7 @@ if arg[3] == "only" then
     return
   end
   local f = io.open(md_file, "rb")
-  local old = f and f:read("*a") or "# Benchmark results
-
-## How each figure is made
-"
+  local old = f and f:read("*a") or "# Benchmark results\n\n## How each figure is made\n"
   if f then f:close() end
   local a, b = old:find("<!%-%- section 6 %-%->.-<!%-%- /section 6 %-%->")
   local new

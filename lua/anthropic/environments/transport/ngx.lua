@@ -19,7 +19,9 @@ local wire = require "anthropic.environments.transport.ngx_wire"
 local ngx = ngx   -- luacheck: ignore ngx
 local setmetatable, pairs, pcall, type, tostring = setmetatable, pairs, pcall, type, tostring
 local min, max, floor, huge, format = math.min, math.max, math.floor, math.huge, string.format
-local now = core.now
+-- nginx's cached clock (updated at each turn of its event loop, as its
+-- own timers use it): cheaper than a clock_gettime per socket operation.
+local now = ngx.now
 local coroutine_running = coroutine.running
 
 local semaphore = require "ngx.semaphore"
@@ -39,12 +41,12 @@ local Transport = {}
 Transport.__index = Transport
 
 -- Milliseconds for the next socket operation: at most `limit` seconds (nil:
--- none), and no later than the attempt's deadline. 0 when it has passed.
+-- none), and no later than the attempt's deadline; 1 when it has passed
+-- (nginx takes 0 as "its default"), so the operation times out at once.
 local function budget(req, limit)
   local left = limit or huge
   if req.deadline then left = min(left, req.deadline - now()) end
   if left == huge then return FOREVER * 1000 end
-  if left <= 0 then return 0 end
   return max(floor(left * 1000 + 0.5), 1)
 end
 
@@ -282,7 +284,8 @@ local function wait_for(requests, wait)
   local deadline = wait and now() + wait
   repeat
     local left = deadline and deadline - now() or FOREVER
-    if left <= 0 then break end
+    -- The semaphore counts whole milliseconds; 0 would not wait at all.
+    if left < 0.001 then break end
     local ok = sema:wait(min(left, FOREVER))
   until ok
   for req in pairs(requests) do
