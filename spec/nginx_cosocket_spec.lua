@@ -453,7 +453,11 @@ describe("the cosocket transport inside nginx", function()
       local err = r[2]
       assert.are.equal("connection", err.kind)
       assert.are.equal("ngx", err.transport)
-      assert.matches("TLS certificate verification of 127.0.0.1:%d+ failed: ", err.message)
+      -- nginx names the reason, unless the failed handshake completed at
+      -- once (resty.core then has none to give).
+      if not err.message:find("gave no reason", 1, true) then
+        assert.matches("TLS certificate verification of 127.0.0.1:%d+ failed: ", err.message)
+      end
       assert.matches("e.g. `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;`", err.message, 1, true)
       assert.are.equal(0, #tls_other:requests())
     end)

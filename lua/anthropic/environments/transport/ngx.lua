@@ -102,8 +102,11 @@ local function exchange_once(req, fresh)
   local reused = not fresh and (sock:getreusedtimes() or 0) > 0
   if u.tls and not reused then
     sock:settimeout(budget(req, connect_by and connect_by - now()))
-    local session
-    session, err = sock:sslhandshake(sessions[u.pool], u.sni, t.verify)
+    -- resty.core's sslhandshake raises (an assertion) when a failed
+    -- handshake completes without waiting: a failure with no reason.
+    local called, session
+    called, session, err = pcall(sock.sslhandshake, sock, sessions[u.pool], u.sni, t.verify)
+    if not called then session, err = nil, false end
     if not session then
       sock:close()
       return finish(req, nil, nil, nil, failure(req, "handshake", err))

@@ -76,9 +76,14 @@ local TRUST_HINT = "nginx verifies the server's certificate against `lua_ssl_tru
   .. "(or use the client option insecure_skip_tls_verify for a test server)"
 
 --- wire.explain(stage, err, u) -> the message of a connection error nginx
--- gave at that stage ("connect", "handshake", "send", "receive").
+-- gave at that stage ("connect", "handshake", "send", "receive"); err is
+-- false for a handshake that failed without a reason.
 function M.explain(stage, err, u)
   local where = u.host .. ":" .. u.port
+  if err == false and stage == "handshake" then
+    return format("TLS handshake with %s failed, and nginx's Lua module gave no reason; "
+      .. "if the certificate could not be verified: %s", where, TRUST_HINT)
+  end
   err = tostring(err)
   if stage == "connect" then
     if err:find("no resolver defined", 1, true) then
