@@ -48,8 +48,11 @@ build = {
     ["anthropic.environments.time"] = "lua/anthropic/environments/time.lua",
     ["anthropic.environments.transport"] = "lua/anthropic/environments/transport.lua",
     ["anthropic.environments.transport.curl"] = "lua/anthropic/environments/transport/curl.lua",
+    ["anthropic.environments.transport.ngx"] = "lua/anthropic/environments/transport/ngx.lua",
+    ["anthropic.environments.transport.ngx_wire"] = "lua/anthropic/environments/transport/ngx_wire.lua",
     ["anthropic.environments.core"] = {
-      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c" },
+      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c", "src/http_response.c",
+                  "src/http_response_lua.c" },
       libraries = { "curl", "pthread" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
