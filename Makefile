@@ -7,8 +7,8 @@ FAKE_LUA     ?= lua5.3
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra
-SRC     := src/core.c src/transport.c src/json_bridge.c src/webhook.c
-HDR     := src/compat.h src/transport.h src/json_bridge.h src/webhook.h
+SRC     := src/core.c src/transport.c src/json_bridge.c src/webhook.c src/http_response.c src/http_response_lua.c
+HDR     := src/compat.h src/transport.h src/json_bridge.h src/webhook.h src/http_response.h src/http_response_lua.h
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   = $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
@@ -54,6 +54,13 @@ build/fuzz/fuzz_webhook: fuzz/fuzz_webhook.c src/webhook.c src/webhook.h
 	  $(shell pkg-config --cflags lua5.4) $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_webhook.c src/webhook.c \
 	  -llua5.4 $(CRYPTO_LIBS)
 
+# The bounded HTTP/1.x answer parser of the cosocket transport on its own:
+# pure C, no Lua, no libcurl.
+build/fuzz/fuzz_http_response: fuzz/fuzz_http_response.c src/http_response.c src/http_response.h
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
+	  -o $@ fuzz/fuzz_http_response.c src/http_response.c
+
 # examples/host: a C program embedding Lua 5.4 with the core compiled in
 # (not loaded from build/), which polls an archive from a 60 Hz frame loop.
 HOST_LUA := lua5.4
@@ -78,7 +85,7 @@ demo: deps
 test: deps
 	@$(MAKE) -s --no-print-directory WARN="$(WARN) -Werror" \
 	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response \
-	  build/fuzz/fuzz_webhook
+	  build/fuzz/fuzz_webhook build/fuzz/fuzz_http_response
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
@@ -96,12 +103,18 @@ valgrind: deps $(call CORE,5.4)
 	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	  --trace-children=no $(BUSTED_54) --cpath="build/5.4/?.so"
 
-# Coverage-guided fuzzing of the response path for FUZZ_SECONDS: the seed
-# corpus (fuzz/corpus, where crashes found become regression inputs) first.
-fuzz: deps build/fuzz/fuzz_response
-	@mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_response -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+# Coverage-guided fuzzing for FUZZ_SECONDS in all, shared by the two
+# targets: the response path through libcurl (half) and the cosocket
+# transport's answer parser (the rest). Each starts from its seed corpus
+# (fuzz/corpus, fuzz/corpus_http_response), where crashes found become
+# regression inputs.
+FUZZ_HALF = $(shell expr \( $(FUZZ_SECONDS) + 1 \) / 2)
+fuzz: deps build/fuzz/fuzz_response build/fuzz/fuzz_http_response
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_http_response
+	build/fuzz/fuzz_response -max_total_time=$(FUZZ_HALF) -timeout=20 -rss_limit_mb=4096 \
 	  -print_final_stats=1 build/fuzz/corpus fuzz/corpus
+	build/fuzz/fuzz_http_response -max_total_time=$$(expr $(FUZZ_SECONDS) - $(FUZZ_HALF) \| 1) -timeout=20 \
+	  -rss_limit_mb=4096 -print_final_stats=1 build/fuzz/corpus_http_response fuzz/corpus_http_response
 
 LUA_SOURCES := lua bin/anthropic-environments examples spec fake
 
@@ -135,7 +148,7 @@ help:
 	@echo "make lint       luacheck over every Lua file"
 	@echo "make sanitize   busted (Lua 5.4) with the core under ASan + UBSan"
 	@echo "make valgrind   busted (Lua 5.4) under valgrind memcheck"
-	@echo "make fuzz       libFuzzer over the response path for FUZZ_SECONDS (60)"
+	@echo "make fuzz       libFuzzer over the response path and the answer parser, FUZZ_SECONDS (60) in all"
 	@echo "make bench      side-by-side benchmarks; writes bench/results.md (about 3 minutes)"
 	@echo "make all    build the C core for each Lua version into build/"
 	@echo "make host   build examples/host (build/host/host), the frame-loop host program"

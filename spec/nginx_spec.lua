@@ -1,8 +1,9 @@
 -- The library inside nginx with its Lua module (Debian's nginx-light,
 -- libnginx-mod-http-lua, lua-resty-core): examples/openresty/nginx.conf is
 -- started on loopback from a temporary prefix, one worker, with the fake
--- API behind it. Each mode (ngx.run_worker_thread, the async call polled
--- with ngx.sleep, the blocking call in a content handler) must give the
+-- API behind it. Each mode (ngx.run_worker_thread, the async call waited
+-- on, the blocking call in a content handler; the last two over cosockets,
+-- see spec/nginx_cosocket_spec.lua) must give the
 -- right answer, and keep the worker answering /ping within 500 ms while an
 -- archive the fake holds for 2 s is in flight. Runs once per `make test`,
 -- in its LuaJIT run (see spec/support/hosts.lua).

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "compat.h"
+#include "http_response_lua.h"
 #include "json_bridge.h"
 #include "transport.h"
 #include "webhook.h"
@@ -411,6 +412,7 @@ static const luaL_Reg core_functions[] = {
     {"sleep", core_sleep},
     {"now", core_now},
     {"webhook_verify", webhook_lua_verify},
+    {"http_response", http_response_lua_new},
     {NULL, NULL}
 };
 

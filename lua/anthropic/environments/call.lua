@@ -34,9 +34,10 @@ local responses = setmetatable({}, { __mode = "k" })
 -- collection), so the table of private states only holds calls in flight.
 -- An error gets the seconds since the first attempt started.
 local function settle(call, value, err)
-  if err then
-    local p = private[call]
-    local started = p and (p.first_started or p.started)
+  local p = private[call]
+  if err and p then
+    err.transport = p.transport_name
+    local started = p.first_started or p.started
     if started then err.elapsed = core.now() - started end
   end
   call.done, call.value, call.err = true, value, err
@@ -62,7 +63,7 @@ local function log(call, p, outcome, request_id)
   if p.logger then
     p.logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms, %s)",
       call.method, call.url, outcome, request_id or "-", call.attempt,
-      (core.now() - p.started) * 1000, p.owner.transport_name))
+      (core.now() - p.started) * 1000, p.transport_name))
   end
 end
 
@@ -80,7 +81,7 @@ local function start_attempt(call, p)
   -- writes nothing more: its state table keeps its size).
   if p.started and not p.first_started then p.first_started = p.started end
   p.started = core.now()
-  local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout)
+  local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout, p.blocking)
   if request then
     p.request = request
     return
@@ -130,6 +131,13 @@ function Call:_step()
   return self.done
 end
 
+--- call:_request() -> the attempt on the network and its transport, or nil.
+function Call:_request()
+  local p = private[self]
+  if p and p.request then return p.request, p.transport end
+  return nil
+end
+
 --- call:_running() -> true while an attempt is on the network.
 function Call:_running()
   local p = private[self]
@@ -156,11 +164,14 @@ function Call:wait(timeout)
   local yield = runtime.ngx_sleep()
   local pause = 0.001
   local p = private[self]
+  -- A transport that wakes its waiters (cosockets) is waited on; libcurl
+  -- inside nginx is polled between ngx.sleep calls.
+  local wakes = p.transport.wait_any ~= nil
   while true do
-    -- Outside OpenResty, block in the transport first: poll() would only
-    -- find the request just sent still pending.
-    if not yield and p.request then
-      p.transport:run(p.request, deadline and max(deadline - core.now(), 0) or 1)
+    -- Block (or yield) in the transport first: poll() would only find the
+    -- request just sent still pending.
+    if p.request and (wakes or not yield) then
+      p.transport:run(p.request, deadline and max(deadline - core.now(), 0) or (not wakes and 1 or nil))
     end
     local done, value, err = self:poll()
     if done then return true, value, err end
@@ -177,7 +188,7 @@ function Call:wait(timeout)
         if wait > 0 then p.sleep(wait) end
         self.retry_at = now
       end
-    elseif yield then
+    elseif yield and not wakes then
       yield(min(pause, limit))        -- the worker keeps serving meanwhile
       pause = min(pause * 2, 0.02)
     end
@@ -216,10 +227,13 @@ function Call:cancel()
 end
 
 --- call.new(method, url, p) -> a call whose first attempt has started.
--- p (kept private): owner (the client's private state: transport_name,
--- closed), transport, lines, body, timeout, max_retries, sleep, logger,
--- and interpret(status, headers, body) -> value or nil, err, for calls whose
--- answers are read otherwise than errors.interpret does.
+-- p (kept private): owner (the client's private state: closed, ...),
+-- transport and transport_name (the transport the call runs on), lines,
+-- body, timeout, max_retries, sleep, logger; blocking (the caller waits at
+-- once: a transport may then do the exchange in run(), without a thread of
+-- its own); with_response; and interpret(status, headers, body) -> value or
+-- nil, err, for calls whose answers are read otherwise than
+-- errors.interpret does.
 function M.new(method, url, p)
   local call = setmetatable({ method = method, url = url, attempt = 0, done = false, value = nil, err = nil }, Call)
   private[call] = p

@@ -70,7 +70,7 @@ function M.new(opts, user_agent)
     timeout = opts.timeout or M.DEFAULT_TIMEOUT,
     max_retries = opts.max_retries or M.DEFAULT_MAX_RETRIES,
   }, Client)
-  local t, name = transport.new("curl", {
+  local config = {
     connect_timeout = opts.connect_timeout or M.DEFAULT_CONNECT_TIMEOUT,
     stall_timeout = opts.stall_timeout,
     max_body = opts.max_body or M.DEFAULT_MAX_BODY,
@@ -78,10 +78,15 @@ function M.new(opts, user_agent)
     ca_file = opts.ca_file,
     ca_path = opts.ca_path,
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify,
-  })
+  }
+  -- libcurl always; nginx's cosockets too where allowed (transport.pick).
+  local mode = transport.mode(opts.transport, config)
+  local t, name = transport.new("curl", config)
   private[self] = {
     transport = t,
     transport_name = name,
+    mode = mode,
+    config = config,
     sleep = opts.sleep or runtime.sleep,
     logger = logger,
     headers = headers.client {
@@ -105,13 +110,13 @@ local check_client = M.check
 --- M.private(client) -> the client's private state.
 function M.private(self) return private[self] end
 
---- client:_prepare(where, method, path, body, opts [, interpret]) -> url, p
+--- client:_prepare(where, method, path, body, opts [, interpret [, blocking]]) -> url, p
 -- Everything a call needs before its first attempt, checked (raising at the
 -- caller's line): the header lines, the body (a table is merged with
 -- opts.extra_body and encoded; a string is sent as it is), the URL with
 -- opts.extra_query. opts is a checked copy (options.check). url and p are
 -- what call.new takes (see call.lua); starting them later sends exactly this.
-function Client:_prepare(where, method, path, body, opts, interpret)
+function Client:_prepare(where, method, path, body, opts, interpret, blocking)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
   local extra_body = opts.extra_body
@@ -131,9 +136,11 @@ function Client:_prepare(where, method, path, body, opts, interpret)
     body = json
   end
   if opts.extra_query then path = extra.add_query(path, opts.extra_query) end
+  local t, name = transport.pick(state, where)
   local p = {
     owner = state,
-    transport = state.transport,
+    transport = t,
+    transport_name = name,
     lines = headers.lines(where, state.headers, opts, body ~= nil),
     body = body,
     timeout = opts.timeout or self.timeout,
@@ -141,16 +148,19 @@ function Client:_prepare(where, method, path, body, opts, interpret)
     sleep = opts.sleep or state.sleep,
     logger = state.logger,
     interpret = interpret,
+    blocking = blocking,
   }
   -- Only when asked: a call without it carries nothing more.
   if opts.with_response then p.with_response = true end
   return self.base_url .. path, p
 end
 
---- client:_start(where, method, path, body, opts [, interpret]) -> a new
--- call, its first attempt started (see _prepare).
-function Client:_start(where, method, path, body, opts, interpret)
-  local url, p = self:_prepare(where, method, path, body, opts, interpret)
+--- client:_start(where, method, path, body, opts [, interpret [, blocking]])
+-- -> a new call, its first attempt started (see _prepare). blocking: the
+-- caller waits for it at once (a transport may then do the exchange in
+-- run(), without a thread of its own).
+function Client:_start(where, method, path, body, opts, interpret, blocking)
+  local url, p = self:_prepare(where, method, path, body, opts, interpret, blocking)
   return call.new(method, url, p)
 end
 
@@ -173,7 +183,7 @@ function M.define(name, build, interpret)
   Client[name] = function(self, ...)
     check_client(name, self)
     local method, path, body, opts = build(self, name, ...)
-    local c = self:_start(name, method, path, body, opts, interpret)
+    local c = self:_start(name, method, path, body, opts, interpret, true)
     local _, value, err = c:wait()
     if err == nil and opts.with_response then return value, nil, c:response() end
     return value, err
@@ -205,7 +215,12 @@ function Client:drive(wait)
   if wait ~= nil and (type(wait) ~= "number" or not (wait >= 0)) then
     argerror("drive", "wait must be a non-negative number of seconds")
   end
-  return private[self].transport:drive(wait or 0)
+  local state = private[self]
+  -- Calls over cosockets move by themselves: a wait waits for them.
+  if state.ngx and state.ngx.n > 0 then
+    return state.transport:drive(0) + state.ngx:drive(wait or 0)
+  end
+  return state.transport:drive(wait or 0)
 end
 
 --- client:fds() -> sockets, timeout
@@ -225,6 +240,7 @@ function Client:close()
   if state then
     state.closed = true
     state.transport:close()
+    if state.ngx then state.ngx:close() end
   end
 end
 

@@ -37,6 +37,20 @@ local function protected(fn, cleanup)
   end
 end
 
+-- The requests in flight and their transport, when it wakes its waiters
+-- (cosockets): then the scheduler waits on it rather than polling.
+local function waking(active)
+  local transport, requests = nil, {}
+  for _, entry in ipairs(active) do
+    local request, t = entry.call:_request()
+    if request then
+      if not t.wait_any or (transport and t ~= transport) then return nil end
+      transport, requests[#requests + 1] = t, request
+    end
+  end
+  return transport, requests
+end
+
 --- many.run(transport, jobs, opts) -> results, errors [, responses]
 -- jobs: an array of { key = k, start = function() -> call }. results[k] is
 -- the value of the job's call, errors[k] its error. opts: concurrency (16),
@@ -82,7 +96,12 @@ function M.run(transport, jobs, opts)
       end
       if not finished and #active > 0 then
         local wait = next_timer and max(next_timer - core.now(), 0) or 1
-        if yield then
+        local waker, requests
+        if running and yield then waker, requests = waking(active) end
+        if waker then
+          -- Wakes when the first request ends, or when a retry is due.
+          waker:wait_any(requests, next_timer and wait or nil)
+        elseif yield and running then
           yield(min(wait, 0.005))
         elseif running then
           transport:drive(min(wait, 1))

@@ -78,6 +78,22 @@ local function beta_list(where, name, value)
   return copy
 end
 
+local function one_of(...)
+  local allowed, names = {}, {}
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    allowed[v] = true
+    names[i] = format("%q", v)
+  end
+  local list = table.concat(names, " or ")
+  return function(where, name, value)
+    if not allowed[value] then
+      argerror(where, format("option '%s' must be %s (got %s)", name, list, tostring(value)))
+    end
+    return value
+  end
+end
+
 local function non_negative(where, name, value)
   if type(value) ~= "number" or not (value >= 0) or value == math.huge then
     argerror(where, format("option '%s' must be a non-negative number", name))
@@ -116,6 +132,7 @@ M.CLIENT = {
   ca_path = text,
   insecure_skip_tls_verify = of_type("boolean"),
   logger = of_type("function"),
+  transport = one_of("curl", "ngx"),   -- nil: cosockets where nginx allows them
 }
 
 --- Options of the schedulers (archive_many and many).

@@ -23,6 +23,19 @@ function M.ngx_sleep()
   return nil
 end
 
+--- runtime.cosockets() -> true where nginx's cosockets and light threads
+-- can run (the phases above), else false; and the phase's name inside nginx.
+function M.cosockets()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.socket) ~= "table" or type(ngx.thread) ~= "table"
+     or not ngx.get_phase then
+    return false
+  end
+  local ok, phase = pcall(ngx.get_phase)
+  if not ok then return false end
+  return YIELDING_PHASES[phase] == true, phase
+end
+
 --- runtime.sleep(seconds): ngx.sleep where it yields, else blocks.
 function M.sleep(secs)
   local yield = M.ngx_sleep()

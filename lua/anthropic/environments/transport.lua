@@ -5,7 +5,9 @@
 --   t = impl.new(config)        config: connect_timeout, stall_timeout,
 --                               max_body, proxy, ca_file, ca_path,
 --                               insecure_skip_tls_verify (all optional)
---   req = t:start(method, url, header_lines, body_or_nil, timeout_seconds)
+--   req = t:start(method, url, header_lines, body_or_nil, timeout_seconds,
+--                 blocking)    blocking: the caller will run(req) at once
+--                               (a hint: the exchange may happen in run())
 --   req:done()                  -> true once the attempt has ended
 --   req:result()                -> status, headers, body
 --                                  or nil, kind, message, status_seen (0: none)
@@ -16,16 +18,31 @@
 --   t:fds()                     -> sockets to watch, seconds to the next timer
 --   t:random()                  -> a number in [0, 1), for retry jitter
 --   t:close()                   ends every request in flight as cancelled
+--   t:wait_any(requests, wait)  (optional) yields until one of the array of
+--                               requests is done or wait seconds (nil: no
+--                               limit) pass. A transport that has it wakes
+--                               its waiters itself: call.lua and many.lua
+--                               wait through it instead of polling.
 --
 -- headers is a table of lower-case names to values; kind is one of
--- "connection", "timeout", "too_large", "cancelled".
+-- "connection", "timeout", "decode" (the body is over max_body), "cancelled".
+--
+-- Two implementations: "curl" (libcurl, the C core) everywhere, and "ngx"
+-- (nginx's cosockets) inside nginx where cosockets are allowed. A client
+-- picks one per call (transport.pick), so a client made in init_by_lua
+-- (libcurl) runs its calls over cosockets in a content handler.
 local check = require "anthropic.environments.check"
+local runtime = require "anthropic.environments.runtime"
+check.internal()
+
+local rawget, type, tostring, ipairs, format, getenv = rawget, type, tostring, ipairs, string.format, os.getenv
 
 local M = {}
 
 -- name -> module implementing the interface above
 local IMPLEMENTATIONS = {
   curl = "anthropic.environments.transport.curl",
+  ngx = "anthropic.environments.transport.ngx",
 }
 
 --- transport.new(name, config) -> the transport and the name of its kind.
@@ -34,6 +51,71 @@ function M.new(name, config)
   if not module then check.argerror("new", "unknown transport '" .. tostring(name) .. "'") end
   local impl = require(module)
   return impl.new(config), impl.name
+end
+
+-- What keeps a client on libcurl inside nginx: the options only libcurl
+-- honours (a proxy, CA files: cosockets trust lua_ssl_trusted_certificate),
+-- and the proxy variables libcurl reads from the environment.
+local function curl_only(config)
+  if config.proxy then return "proxy" end
+  if config.ca_file then return "ca_file" end
+  if config.ca_path then return "ca_path" end
+  for _, name in ipairs { "https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY" } do
+    local v = getenv(name)
+    if v and v ~= "" then return "the environment variable " .. name end
+  end
+  return nil
+end
+
+local function nginx_lua()
+  local ngx = rawget(_G, "ngx")
+  return type(ngx) == "table" and type(ngx.socket) == "table" and type(ngx.thread) == "table"
+end
+
+--- transport.mode(option, config) -> "curl", "ngx" or "auto": what a
+-- client with these options may use (option: the client's `transport`
+-- option). Raises when "ngx" is forced where it cannot work at all.
+function M.mode(option, config)
+  if option == "curl" then return "curl" end
+  local why = curl_only(config)
+  if option == "ngx" then
+    if not nginx_lua() then
+      check.argerror("new", "transport 'ngx' needs nginx's Lua module (ngx.socket.tcp, ngx.thread): "
+        .. "it runs inside OpenResty or nginx with lua-nginx-module only")
+    end
+    if why and not why:find("^the environment") then
+      check.argerror("new", format("transport 'ngx' cannot honour option '%s' (libcurl only): "
+        .. "leave the option out, or use transport = \"curl\"", why))
+    end
+    return "ngx"
+  end
+  if why or not nginx_lua() then return "curl" end
+  return "auto"
+end
+
+--- transport.pick(state, where) -> the transport for a call starting now,
+-- and its name. state: a client's private state (transport and
+-- transport_name: its libcurl transport; mode, from transport.mode; config;
+-- ngx, the cosocket transport, made here when first needed). Cosockets
+-- where the phase allows them, else libcurl; a forced "ngx" raises there.
+function M.pick(state, where)
+  if state.mode ~= "curl" then
+    local allowed, phase = runtime.cosockets()
+    if allowed then
+      local t = state.ngx
+      if not t then
+        t = M.new("ngx", state.config)
+        state.ngx = t
+      end
+      return t, "ngx"
+    end
+    if state.mode == "ngx" then
+      check.argerror(where, format("transport 'ngx' cannot run in nginx's '%s' phase, where cosockets "
+        .. "are not allowed: call from a rewrite, access or content handler or from ngx.timer.at(0, ...), "
+        .. "or use transport = \"curl\"", tostring(phase)))
+    end
+  end
+  return state.transport, state.transport_name
 end
 
 return M

@@ -1,0 +1,105 @@
+-- anthropic.environments.transport.ngx_wire: what the cosocket transport
+-- (transport/ngx.lua) writes and how it names its failures: the URL taken
+-- apart, the HTTP/1.1 request as bytes, and the connection errors nginx
+-- gives, with the directive to add when nginx's configuration is the cause.
+local tonumber, tostring, setmetatable, concat, format =
+      tonumber, tostring, setmetatable, table.concat, string.format
+
+local M = {}
+
+local DEFAULT_PORT = { http = 80, https = 443 }
+
+--- wire.parse_url(url, verify) -> { scheme, tls, host, port, authority,
+-- path, sni, pool }  or  nil, message. `authority` is the Host header as
+-- libcurl sends it (the port left out when it is the scheme's own); `pool`
+-- names nginx's connection pool: scheme, host, port and the TLS settings.
+function M.parse_url(url, verify)
+  local scheme, authority, path = url:match("^(%a+)://([^/?#]+)(.*)$")
+  scheme = scheme and scheme:lower()
+  if not DEFAULT_PORT[scheme] then return nil, "not an http:// or https:// URL: " .. url end
+  local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
+  if not host then host, port = authority:match("^([^:]+)(.*)$") end
+  if not host then return nil, "no host in the URL " .. url end
+  if port ~= "" then
+    port = port:match("^:(%d+)$")
+    port = port and tonumber(port)
+    if not port or port < 1 or port > 65535 then return nil, "bad port in the URL " .. url end
+  else
+    port = DEFAULT_PORT[scheme]
+  end
+  host = host:lower()
+  local tls = scheme == "https"
+  -- SNI and the name check are for host names, not addresses.
+  local is_address = host:find("^%[") or host:find("^%d+%.%d+%.%d+%.%d+$")
+  local sni = tls and not is_address and host or nil
+  local pool = format("anthropic.environments %s %s %d", scheme, host, port)
+  if tls then pool = format("%s verify=%s sni=%s", pool, verify and 1 or 0, sni or "-") end
+  return {
+    scheme = scheme, tls = tls, host = host, port = port,
+    authority = port == DEFAULT_PORT[scheme] and host or host .. ":" .. port,
+    path = path == "" and "/" or path,
+    sni = sni, pool = pool,
+  }
+end
+
+--- wire.request(method, u, path, lines, body) -> the request's bytes, with
+-- the header lines of the call in their order, as libcurl writes them:
+-- Host first, Content-Length last (for a POST, 0 without a body). path
+-- (nil: u.path) is the path and query.
+-- The header lines as one block, per lines table: a client sends the same
+-- table with every call that has no header options.
+local blocks = setmetatable({}, { __mode = "k" })
+
+function M.request(method, u, path, lines, body)
+  local block = blocks[lines]
+  if not block then
+    block = #lines > 0 and concat(lines, "\r\n") .. "\r\n" or ""
+    blocks[lines] = block
+  end
+  local tail
+  if body then
+    tail = "Content-Length: " .. #body .. "\r\n\r\n" .. body
+  elseif method == "POST" then
+    tail = "Content-Length: 0\r\n\r\n"
+  else
+    tail = "\r\n"
+  end
+  return concat { method, " ", path or u.path, " HTTP/1.1\r\nHost: ", u.authority, "\r\n", block, tail }
+end
+
+local RESOLVER_HINT = "nginx resolves host names only through its `resolver` directive: add one to the "
+  .. "http block of nginx.conf, e.g. `resolver 127.0.0.53 ipv6=off;` (a DNS server from /etc/resolv.conf)"
+
+local TRUST_HINT = "nginx verifies the server's certificate against `lua_ssl_trusted_certificate` only: "
+  .. "add it to the http block of nginx.conf, e.g. `lua_ssl_trusted_certificate "
+  .. "/etc/ssl/certs/ca-certificates.crt;` with `lua_ssl_verify_depth 5;` "
+  .. "(or use the client option insecure_skip_tls_verify for a test server)"
+
+--- wire.explain(stage, err, u) -> the message of a connection error nginx
+-- gave at that stage ("connect", "handshake", "send", "receive"); err is
+-- false for a handshake that failed without a reason.
+function M.explain(stage, err, u)
+  local where = u.host .. ":" .. u.port
+  if err == false and stage == "handshake" then
+    return format("TLS handshake with %s failed, and nginx's Lua module gave no reason; "
+      .. "if the certificate could not be verified: %s", where, TRUST_HINT)
+  end
+  err = tostring(err)
+  if stage == "connect" then
+    if err:find("no resolver defined", 1, true) then
+      return format("could not resolve %s: %s; %s", u.host, err, RESOLVER_HINT)
+    end
+    return format("could not connect to %s: %s", where, err)
+  elseif stage == "handshake" then
+    -- OpenSSL's verification errors come as "<code>: <reason>".
+    if err:find("^%d+: ") or err:find("certificate verify failed", 1, true) then
+      return format("TLS certificate verification of %s failed: %s; %s", where, err, TRUST_HINT)
+    end
+    return format("TLS handshake with %s failed: %s", where, err)
+  elseif stage == "send" then
+    return format("sending the request to %s failed: %s", where, err)
+  end
+  return format("receiving the answer from %s failed: %s", where, err)
+end
+
+return M
