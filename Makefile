@@ -15,6 +15,9 @@ CURL_LIBS   = $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 lua_pc  = $(if $(filter jit,$(1)),luajit,lua$(1))
 CORE    = build/$(1)/anthropic/environments/core.so
 CORES  := $(foreach v,$(LUA_VERSIONS),$(call CORE,$(v)))
+# spec/support/forker.c: fork(), waitpid(), _exit() for the fork-safety specs.
+FORKER  = build/$(1)/spec_forker.so
+FORKERS := $(foreach v,$(LUA_VERSIONS),$(call FORKER,$(v)))
 
 export FAKE_LUA
 
@@ -24,7 +27,7 @@ BUSTED_54  := lua5.4 /usr/bin/busted --output=utfTerminal
 
 .PHONY: all host deps demo test lint sanitize valgrind fuzz bench bench-deps help clean
 
-all: $(CORES)
+all: $(CORES) $(FORKERS)
 
 # The module never links liblua: the host program provides the Lua API.
 build/%/anthropic/environments/core.so: $(SRC) $(HDR)
@@ -32,6 +35,16 @@ build/%/anthropic/environments/core.so: $(SRC) $(HDR)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden \
 	  $(shell pkg-config --cflags $(call lua_pc,$*)) $(CURL_CFLAGS) \
 	  -o $@ $(SRC) $(CURL_LIBS) -pthread
+
+# For the specs only, never installed.
+build/%/spec_forker.so: spec/support/forker.c src/compat.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden \
+	  $(shell pkg-config --cflags $(call lua_pc,$*)) -o $@ $<
+
+build/asan/spec_forker.so: build/5.4/spec_forker.so
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # The core built with AddressSanitizer and UBSan, for `make sanitize`.
 build/asan/anthropic/environments/core.so: $(SRC) $(HDR)
@@ -68,14 +81,15 @@ demo: deps
 # Warnings fail the test build.
 test: deps
 	@$(MAKE) -s --no-print-directory WARN="$(WARN) -Werror" \
-	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response
+	  all build/host/host build/asan/anthropic/environments/core.so build/asan/spec_forker.so \
+	  build/fuzz/fuzz_response
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
 # report aborts the run. The interpreter is not instrumented, so the ASan
 # runtime is preloaded; leaks are checked by valgrind instead, as the
 # interpreter's own allocations would drown LeakSanitizer's report.
-sanitize: deps build/asan/anthropic/environments/core.so
+sanitize: deps build/asan/anthropic/environments/core.so build/asan/spec_forker.so
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(BUSTED_54) --cpath="build/asan/?.so"
