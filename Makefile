@@ -97,7 +97,7 @@ sanitize: deps build/asan/anthropic/environments/core.so build/asan/spec_forker.
 # The whole busted suite on Lua 5.4 under memcheck: no errors, nothing
 # definitely lost.
 valgrind: deps $(call CORE,5.4)
-	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --child-silent-after-fork=yes \
 	  --trace-children=no $(BUSTED_54) --cpath="build/5.4/?.so"
 
 # Coverage-guided fuzzing of the response path for FUZZ_SECONDS: the seed
