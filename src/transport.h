@@ -32,7 +32,8 @@ typedef struct {
 /* Fixed for the life of a transport. Strings are copied. */
 typedef struct {
     long connect_timeout_ms;      /* 0: libcurl's default */
-    long stall_timeout_ms;        /* abort when no byte arrives for this long; 0: off */
+    long stall_timeout_ms;        /* abort when no byte is sent or received for this
+                                     long; 0: off */
     size_t max_body;              /* response bodies larger than this are refused */
     long max_connections;         /* idle connections kept for reuse; 0: libcurl's default */
     const char *proxy;            /* NULL: libcurl's environment variables */
@@ -143,8 +144,9 @@ int transport_check_fork(transport_t *t);
 
 /* Starts a transfer (which must be idle or done). Returns TRANSPORT_OK, or
  * TRANSPORT_NO_MEMORY or TRANSPORT_INVALID_REQUEST with message set (the
- * transfer stays idle). Header lines must hold no CR, LF or NUL: the caller
- * checks (transport_header_line_ok). */
+ * transfer stays idle). A header line with a control byte (CR, LF...) is
+ * refused as TRANSPORT_INVALID_REQUEST; the lines being C strings, a NUL is
+ * for the caller to refuse (transport_header_line_ok over the full length). */
 transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req,
                                   char *message, size_t message_size);
 
