@@ -17,6 +17,9 @@ CRYPTO_LIBS   = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto
 lua_pc  = $(if $(filter jit,$(1)),luajit,lua$(1))
 CORE    = build/$(1)/anthropic/environments/core.so
 CORES  := $(foreach v,$(LUA_VERSIONS),$(call CORE,$(v)))
+# spec/support/forker.c: fork(), waitpid(), _exit() for the fork-safety specs.
+FORKER  = build/$(1)/spec_forker.so
+FORKERS := $(foreach v,$(LUA_VERSIONS),$(call FORKER,$(v)))
 
 export FAKE_LUA
 
@@ -26,7 +29,7 @@ BUSTED_54  := lua5.4 /usr/bin/busted --output=utfTerminal
 
 .PHONY: all host deps demo test lint sanitize valgrind fuzz bench bench-deps help clean
 
-all: $(CORES)
+all: $(CORES) $(FORKERS)
 
 # The module never links liblua: the host program provides the Lua API.
 build/%/anthropic/environments/core.so: $(SRC) $(HDR)
@@ -34,6 +37,16 @@ build/%/anthropic/environments/core.so: $(SRC) $(HDR)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden \
 	  $(shell pkg-config --cflags $(call lua_pc,$*)) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
 	  -o $@ $(SRC) $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
+
+# For the specs only, never installed.
+build/%/spec_forker.so: spec/support/forker.c src/compat.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden \
+	  $(shell pkg-config --cflags $(call lua_pc,$*)) -o $@ $<
+
+build/asan/spec_forker.so: build/5.4/spec_forker.so
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # The core built with AddressSanitizer and UBSan, for `make sanitize`.
 build/asan/anthropic/environments/core.so: $(SRC) $(HDR)
@@ -84,15 +97,15 @@ demo: deps
 # Warnings fail the test build.
 test: deps
 	@$(MAKE) -s --no-print-directory WARN="$(WARN) -Werror" \
-	  all build/host/host build/asan/anthropic/environments/core.so build/fuzz/fuzz_response \
-	  build/fuzz/fuzz_webhook build/fuzz/fuzz_http_response
+	  all build/host/host build/asan/anthropic/environments/core.so build/asan/spec_forker.so \
+	  build/fuzz/fuzz_response build/fuzz/fuzz_webhook build/fuzz/fuzz_http_response
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests $(LUA_VERSIONS)
 
 # The whole busted suite on Lua 5.4 with the core under ASan + UBSan: any
 # report aborts the run. The interpreter is not instrumented, so the ASan
 # runtime is preloaded; leaks are checked by valgrind instead, as the
 # interpreter's own allocations would drown LeakSanitizer's report.
-sanitize: deps build/asan/anthropic/environments/core.so
+sanitize: deps build/asan/anthropic/environments/core.so build/asan/spec_forker.so
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(BUSTED_54) --cpath="build/asan/?.so"
@@ -100,21 +113,23 @@ sanitize: deps build/asan/anthropic/environments/core.so
 # The whole busted suite on Lua 5.4 under memcheck: no errors, nothing
 # definitely lost.
 valgrind: deps $(call CORE,5.4)
-	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --child-silent-after-fork=yes \
 	  --trace-children=no $(BUSTED_54) --cpath="build/5.4/?.so"
 
-# Coverage-guided fuzzing for FUZZ_SECONDS in all, shared by the two
-# targets: the response path through libcurl (half) and the cosocket
-# transport's answer parser (the rest). Each starts from its seed corpus
-# (fuzz/corpus, fuzz/corpus_http_response), where crashes found become
-# regression inputs.
-FUZZ_HALF = $(shell expr \( $(FUZZ_SECONDS) + 1 \) / 2)
-fuzz: deps build/fuzz/fuzz_response build/fuzz/fuzz_http_response
-	@mkdir -p build/fuzz/corpus build/fuzz/corpus_http_response
-	build/fuzz/fuzz_response -max_total_time=$(FUZZ_HALF) -timeout=20 -rss_limit_mb=4096 \
-	  -print_final_stats=1 build/fuzz/corpus fuzz/corpus
-	build/fuzz/fuzz_http_response -max_total_time=$$(expr $(FUZZ_SECONDS) - $(FUZZ_HALF) \| 1) -timeout=20 \
+# Coverage-guided fuzzing for FUZZ_SECONDS in all, shared as make test
+# shares it: the response path through libcurl (half), the cosocket
+# transport's answer parser and webhook verification (a quarter each).
+# Each starts from its seed corpus (fuzz/corpus, fuzz/corpus_http_response,
+# fuzz/corpus-webhook), where crashes found become regression inputs.
+FUZZ_QUARTER = $(shell expr $(FUZZ_SECONDS) / 4 \| 1)
+fuzz: deps build/fuzz/fuzz_response build/fuzz/fuzz_http_response build/fuzz/fuzz_webhook
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_http_response build/fuzz/corpus-webhook
+	build/fuzz/fuzz_response -max_total_time=$$(expr $(FUZZ_SECONDS) - 2 \* $(FUZZ_QUARTER)) -timeout=20 \
+	  -rss_limit_mb=4096 -print_final_stats=1 build/fuzz/corpus fuzz/corpus
+	build/fuzz/fuzz_http_response -max_total_time=$(FUZZ_QUARTER) -timeout=20 \
 	  -rss_limit_mb=4096 -print_final_stats=1 build/fuzz/corpus_http_response fuzz/corpus_http_response
+	build/fuzz/fuzz_webhook -max_total_time=$(FUZZ_QUARTER) -timeout=20 \
+	  -rss_limit_mb=4096 -print_final_stats=1 build/fuzz/corpus-webhook fuzz/corpus-webhook
 
 LUA_SOURCES := lua bin/anthropic-environments examples spec fake
 

@@ -218,6 +218,48 @@ describe("hardening", function()
     end)
   end)
 
+  describe("limits", function()
+    local function sockets()
+      local p = io.popen("ls -l /proc/" .. fake.own_pid() .. "/fd 2>/dev/null")
+      local n = 0
+      for line in p:lines() do if line:find("socket:", 1, true) then n = n + 1 end end
+      p:close()
+      return n
+    end
+
+    it("keeps at most max_idle_connections open after a burst of archive_many", function()
+      local ids = {}
+      for i = 1, 12 do ids[i] = "env_burst_" .. i end
+      for _, id in ipairs(ids) do server:put_environment { id = id, name = id, archived_at = environments.null } end
+      server:config { delay_ms = 300 }
+      collectgarbage()   -- the clients of earlier tests let go of theirs
+      collectgarbage()
+      local before = sockets()
+      local client = new_client { max_idle_connections = 3 }
+      local results = client:archive_many(ids, { concurrency = 12 })
+      for _, id in ipairs(ids) do assert.are.equal(id, results[id].id) end
+      local ports = {}
+      for _, r in ipairs(server:requests()) do ports[r.connection] = true end
+      local used = 0
+      for _ in pairs(ports) do used = used + 1 end
+      assert.is_true(used > 6, "the burst opened only " .. used .. " connections")
+      -- the multi handle's own wake-up pair aside, at most 3 stay open
+      assert.is_true(sockets() - before <= 3 + 2, (sockets() - before) .. " sockets stayed open")
+      client:close()
+      assert.are.equal(before, sockets())
+      assert.has_error(function() environments.new { max_idle_connections = 0 } end,
+        "anthropic.environments.new: option 'max_idle_connections' must be a whole number from 1 to 100000")
+    end)
+
+    it("ends a request libcurl cannot take (a 10 MB id) as invalid_request, not retried, nothing sent", function()
+      local _, err = new_client():archive(string.rep("a", 10 * 1024 * 1024))
+      assert.are.equal("invalid_request", err.kind)
+      assert.are.equal(1, err.attempts)
+      assert.matches("longer than libcurl accepts", err.message, 1, true)
+      assert.are.equal(0, #server:requests())
+    end)
+  end)
+
   describe("inputs", function()
     it("refuses a base_url with a query, a fragment or user information, and keeps a path prefix", function()
       for _, url in ipairs { server.url .. "/?x=1", server.url .. "#", server.url .. "/v#frag",

@@ -97,7 +97,7 @@ describe("the cosocket transport inside nginx: errors and TLS", function()
       same_error(a, b)
       assert.are.equal("timeout", a.err.kind)
       assert.are.equal(b.err.message, a.err.message)
-      assert.are.equal("no data received for 300 ms (stall_timeout)", a.err.message)
+      assert.are.equal("no data sent or received for 300 ms (stall_timeout)", a.err.message)
     end)
 
     it("a refused connection", function()

@@ -215,7 +215,7 @@ describe("resilience", function()
       local client = new_client { stall_timeout = 1, max_retries = 0 }
       local _, err, elapsed = timed(client.archive, client, ID)
       assert.are.equal("timeout", err.kind)
-      assert.matches("no data received for 1000 ms", err.message, 1, true)
+      assert.matches("no data sent or received for 1000 ms", err.message, 1, true)
       assert.is_true(elapsed >= 0.9 and elapsed < 4, tostring(elapsed))
     end)
 

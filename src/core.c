@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 
 #include "compat.h"
 #include "http_response_lua.h"
@@ -17,12 +18,24 @@
 
 #define CLIENT_MT "anthropic.environments.core.client"
 #define REQUEST_MT "anthropic.environments.core.request"
+#define CORE_VERSION "0.2.0"
 #define MAX_STACK_HEADERS 32
+#define DEFAULT_MAX_BODY (16.0 * 1024 * 1024)
+#define DEFAULT_MAX_CONNECTIONS 16
+
+/* Errors. Mistakes in the arguments (wrong types, unknown methods, header
+ * lines with CR, LF or NUL, values out of range) raise a Lua error naming
+ * what was wrong: they are the Lua layer's bugs. Nothing else raises:
+ * whatever happens at run time -- out of memory in C, a request libcurl
+ * refuses, a network failure, a closed client -- comes back as return
+ * values, shaped per function below. (Lua's own allocations raise Lua's
+ * memory error, as in any Lua function.) */
 
 typedef struct {
     transport_t transport;
     int open;
     uint64_t jitter_state;        /* per-client PRNG for retry jitter */
+    pid_t jitter_pid;             /* reseeded in a forked child */
 } client_t;
 
 /* One request of client:start. It holds no reference to its client: closing
@@ -33,25 +46,56 @@ typedef struct {
     transfer_t x;
 } request_t;
 
-static client_t *check_open_client(lua_State *L) {
-    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
-    if (!c->open) luaL_error(L, "anthropic.environments: client is closed");
-    return c;
+static client_t *check_client(lua_State *L) {
+    return luaL_checkudata(L, 1, CLIENT_MT);
 }
 
-/* Reads an optional number of seconds from config[field] as milliseconds. */
-static long opt_ms(lua_State *L, int config, const char *field, long dflt) {
-    lua_Number seconds;
+static request_t *check_request(lua_State *L, int idx) {
+    return luaL_checkudata(L, idx, REQUEST_MT);
+}
+
+/* Registers a class, as luasocket's auxiliar.c does: a metatable under
+ * `name` whose __index holds `methods` and which holds `metamethods`
+ * itself, each function with the nup upvalues found on the stack top
+ * (popped). */
+static void register_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                           const luaL_Reg *metamethods, int nup) {
+    int i;
+    luaL_newmetatable(L, name);
+    lua_insert(L, -(nup + 1));
+    lua_newtable(L);
+    for (i = 0; i < nup; i++) lua_pushvalue(L, -(nup + 1));
+    luaL_setfuncs(L, methods, nup);
+    lua_setfield(L, -(nup + 2), "__index");
+    luaL_setfuncs(L, metamethods, nup);   /* pops the upvalues */
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
+/* Reads config[field]: nil gives dflt; anything else must be a number in
+ * [0, max] (raises otherwise). */
+static lua_Number opt_number(lua_State *L, int config, const char *field, lua_Number dflt,
+                             lua_Number max) {
+    lua_Number n;
     lua_getfield(L, config, field);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         return dflt;
     }
-    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "core.new: %s must be a number", field);
-    seconds = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER) {
+        luaL_error(L, "core.new: %s must be a number, got %s", field, luaL_typename(L, -1));
+    }
+    n = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (!(seconds >= 0) || seconds > 1e9) luaL_error(L, "core.new: %s out of range", field);
-    return (long)ceil(seconds * 1000.0);
+    if (!(n >= 0) || n > max) luaL_error(L, "core.new: %s out of range", field);
+    return n;
+}
+
+/* config[field] in seconds as milliseconds (huge values, math.huge too, are
+ * clamped to TRANSPORT_MAX_WAIT_MS, about 24 days). */
+static long opt_ms(lua_State *L, int config, const char *field) {
+    return transport_seconds_to_ms(opt_number(L, config, field, 0, HUGE_VAL));
 }
 
 /* config[field] as a string kept alive by `config`, or NULL. */
@@ -68,24 +112,35 @@ static const char *opt_string(lua_State *L, int config, const char *field) {
     return s;
 }
 
-/* core.new{ connect_timeout =, stall_timeout =, max_body =, proxy =,
- *           ca_file =, ca_path =, insecure_skip_tls_verify = } */
+static uint64_t jitter_seed(const client_t *c) {
+    struct timespec ts;
+    uint64_t seed;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+           ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)c;
+    return seed ? seed : 0x9e3779b97f4a7c15ULL;
+}
+
+/* core.new{ connect_timeout =, stall_timeout =, max_body =, max_connections =,
+ *           proxy =, ca_file =, ca_path =, insecure_skip_tls_verify = }
+ *   -> client  or  nil, message (libcurl could not start: out of memory)
+ * Seconds for the timeouts (0 or nil: none; connect: libcurl's default).
+ * max_body: bytes (16 MiB). max_connections: idle connections kept for
+ * reuse after a burst (16); a burst may open more, the rest are closed as
+ * they finish. */
 static int core_new(lua_State *L) {
     transport_config_t config;
     client_t *c;
-    lua_Number max_body;
     memset(&config, 0, sizeof config);
     if (lua_isnoneornil(L, 1)) lua_newtable(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
 
-    config.connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 0);
-    config.stall_timeout_ms = opt_ms(L, 1, "stall_timeout", 0);
-    lua_getfield(L, 1, "max_body");
-    max_body = lua_isnil(L, -1) ? 16.0 * 1024 * 1024 : lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    if (!(max_body >= 0) || max_body > 1e15) luaL_error(L, "core.new: max_body out of range");
-    config.max_body = (size_t)max_body;
+    config.connect_timeout_ms = opt_ms(L, 1, "connect_timeout");
+    config.stall_timeout_ms = opt_ms(L, 1, "stall_timeout");
+    config.max_body = (size_t)opt_number(L, 1, "max_body", DEFAULT_MAX_BODY, 1e15);
+    config.max_connections = (long)opt_number(L, 1, "max_connections", DEFAULT_MAX_CONNECTIONS, 1e6);
+    if (config.max_connections < 1) luaL_error(L, "core.new: max_connections out of range");
     config.proxy = opt_string(L, 1, "proxy");
     config.ca_file = opt_string(L, 1, "ca_file");
     config.ca_path = opt_string(L, 1, "ca_path");
@@ -98,25 +153,28 @@ static int core_new(lua_State *L) {
     luaL_getmetatable(L, CLIENT_MT);
     lua_setmetatable(L, -2);
     if (transport_open(&c->transport, &config) != 0) {
-        transport_close(&c->transport);
-        return luaL_error(L, "anthropic.environments: libcurl could not be initialised");
+        lua_pushnil(L);
+        lua_pushliteral(L, "libcurl could not be initialised (out of memory?)");
+        return 2;
     }
     c->open = 1;
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        c->jitter_state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
-                          ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)c;
-        if (c->jitter_state == 0) c->jitter_state = 0x9e3779b97f4a7c15ULL;
-    }
+    c->jitter_state = jitter_seed(c);
+    c->jitter_pid = getpid();
     return 1;
 }
 
 /* client:random() -> a number in [0, 1), for retry jitter. Kept per client so
- * the host's math.random state is never touched or depended on. */
+ * the host's math.random state is never touched or depended on. A forked
+ * child reseeds, so parent and children do not retry in step. */
 static int client_random(lua_State *L) {
-    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
-    uint64_t x = c->jitter_state;   /* xorshift64 */
+    client_t *c = check_client(L);
+    uint64_t x;
+    if (c->jitter_pid != getpid()) {
+        c->jitter_state ^= jitter_seed(c);
+        if (c->jitter_state == 0) c->jitter_state = 0x9e3779b97f4a7c15ULL;
+        c->jitter_pid = getpid();
+    }
+    x = c->jitter_state;   /* xorshift64 */
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
@@ -125,8 +183,10 @@ static int client_random(lua_State *L) {
     return 1;
 }
 
+/* client:close(): ends the requests in flight (as cancelled) and frees
+ * everything; also __gc and __close. Idempotent. */
 static int client_close(lua_State *L) {
-    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
+    client_t *c = check_client(L);
     if (c->open) {
         transport_close(&c->transport);
         c->open = 0;
@@ -135,19 +195,14 @@ static int client_close(lua_State *L) {
 }
 
 static int client_tostring(lua_State *L) {
-    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
+    client_t *c = check_client(L);
     lua_pushfstring(L, "anthropic.environments.core.client (%s)", c->open ? "open" : "closed");
     return 1;
 }
 
-static transport_method_t check_method(lua_State *L, int idx) {
-    const char *m = luaL_checkstring(L, idx);
-    if (strcmp(m, "GET") == 0) return METHOD_GET;
-    if (strcmp(m, "POST") == 0) return METHOD_POST;
-    if (strcmp(m, "DELETE") == 0) return METHOD_DELETE;
-    luaL_error(L, "core: unsupported method '%s'", m);
-    return METHOD_GET;
-}
+/* The methods client:start takes, and what each is to the transport. */
+static const char *const method_names[] = {"GET", "POST", "DELETE", NULL};
+static const transport_method_t method_values[] = {METHOD_GET, METHOD_POST, METHOD_DELETE};
 
 /* Pushes the answer's headers as a table: lower-case names, repeated
  * headers joined with ", " as HTTP allows. */
@@ -175,28 +230,37 @@ static void push_header_table(lua_State *L, const transfer_t *x) {
 }
 
 /* Reads client:start's arguments (method, url, headers, body, timeout at
- * stack indexes first..first+4) into req. The header strings stay anchored
- * by the headers table, which must stay on the stack while req is used. */
-static void check_request(lua_State *L, int first, transport_request_t *req,
-                          const char **stack_headers) {
-    size_t i, n;
+ * stack indexes first..first+4) into req, raising on a mistake. The header
+ * strings stay anchored by the headers table, which must stay on the stack
+ * while req is used. No control byte (CR, LF, NUL...; tab aside) may reach
+ * the wire in the URL or a header line, whatever the Lua layer checked. */
+static void read_request_args(lua_State *L, int first, transport_request_t *req,
+                              const char **stack_headers) {
+    size_t i, n, len;
     memset(req, 0, sizeof *req);
-    req->method = check_method(L, first);
-    req->url = luaL_checkstring(L, first + 1);
+    req->method = method_values[luaL_checkoption(L, first, NULL, method_names)];
+    req->url = luaL_checklstring(L, first + 1, &len);
+    if (!transport_header_line_ok(req->url, len))
+        luaL_argerror(L, first + 1, "the URL holds a control character (CR, LF, NUL...)");
     luaL_checktype(L, first + 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, first + 3)) req->body = luaL_checklstring(L, first + 3, &req->body_len);
     if (!lua_isnoneornil(L, first + 4)) {
         lua_Number timeout = luaL_checknumber(L, first + 4);
-        if (!(timeout >= 0) || timeout > 1e9) luaL_error(L, "core: timeout out of range");
-        req->timeout_ms = (long)ceil(timeout * 1000.0);
+        if (!(timeout >= 0)) luaL_argerror(L, first + 4, "timeout must be a number of seconds >= 0");
+        req->timeout_ms = transport_seconds_to_ms(timeout);
     }
     n = lua_rawlen(L, first + 2);
     req->headers = stack_headers;
     if (n > MAX_STACK_HEADERS) req->headers = lua_newuserdata(L, n * sizeof(char *));
     for (i = 0; i < n; i++) {
+        const char *line;
         lua_rawgeti(L, first + 2, (int)i + 1);
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "core: header %d is not a string", (int)i + 1);
-        ((const char **)req->headers)[i] = lua_tostring(L, -1);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "core: header line %d is not a string", (int)i + 1);
+        line = lua_tolstring(L, -1, &len);
+        /* Never the line itself in the message: it may hold a key. */
+        if (!transport_header_line_ok(line, len))
+            luaL_error(L, "core: header line %d holds a control character (CR, LF, NUL...)", (int)i + 1);
+        ((const char **)req->headers)[i] = line;
         lua_pop(L, 1);
     }
     req->n_headers = n;
@@ -205,16 +269,20 @@ static void check_request(lua_State *L, int first, transport_request_t *req,
 /* Pushes the outcome of a done transfer:
  *   status, headers, body            on an answer (any HTTP status)
  *   nil, kind, message, status-seen  on a failure, kind being "connection",
- *                                    "timeout", "decode" (body too large) or
- *                                    "cancelled" (the client was closed) */
-static int push_outcome(lua_State *L, const transfer_t *x) {
+ *                                    "timeout", "decode" (body or header
+ *                                    block too large) or "cancelled" (the
+ *                                    client was closed)
+ * Returns the body's stack index in *body_idx (0 on a failure). */
+static int push_outcome(lua_State *L, const transfer_t *x, int *body_idx) {
     char message[CURL_ERROR_SIZE + 128];
     long status;
+    *body_idx = 0;
     switch (transfer_outcome(x, &status, message, sizeof message)) {
     case TRANSPORT_OK:
         lua_pushinteger(L, (lua_Integer)status);
         push_header_table(L, x);
         lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
+        *body_idx = lua_gettop(L);
         return 3;
     case TRANSPORT_TIMEOUT:
         lua_pushnil(L);
@@ -238,54 +306,72 @@ static int push_outcome(lua_State *L, const transfer_t *x) {
     return 4;
 }
 
-/* client:start(method, url, headers, body, timeout) -> request: starts one
- * attempt without waiting for it; client:drive or client:run move it on. */
+/* client:start(method, url, headers, body, timeout)
+ *   -> request                  started; client:drive or client:run move it on
+ *   -> nil, kind, message       not started:
+ *        "invalid_request"  libcurl refused it (a URL over 8 MB...); retrying
+ *                           cannot help
+ *        "connection"       out of memory
+ *        "cancelled"        the client is closed
+ * method: "GET", "POST" or "DELETE"; headers: an array of "Name: value"
+ * lines; body: a string or nil; timeout: seconds for the whole attempt (nil
+ * or 0: none). */
 static int client_start(lua_State *L) {
-    client_t *c = check_open_client(L);
+    client_t *c = check_client(L);
     transport_request_t req;
     const char *stack_headers[MAX_STACK_HEADERS];
     char message[CURL_ERROR_SIZE + 128];
     request_t *r;
+    transport_status_t status;
 
-    check_request(L, 2, &req, stack_headers);
+    read_request_args(L, 2, &req, stack_headers);
+    if (!c->open) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "cancelled");
+        lua_pushliteral(L, "the client was closed");
+        return 3;
+    }
     r = lua_newuserdata(L, sizeof *r);
     memset(r, 0, sizeof *r);
     luaL_getmetatable(L, REQUEST_MT);
     lua_setmetatable(L, -2);
-    if (transfer_start(&c->transport, &r->x, &req, message, sizeof message) != 0)
-        return luaL_error(L, "anthropic.environments: %s", message);
-    return 1;
+    status = transfer_start(&c->transport, &r->x, &req, message, sizeof message);
+    if (status == TRANSPORT_OK) return 1;
+    lua_pushnil(L);
+    if (status == TRANSPORT_INVALID_REQUEST) lua_pushliteral(L, "invalid_request");
+    else lua_pushliteral(L, "connection");
+    lua_pushstring(L, message);
+    return 3;
 }
 
 /* client:drive([wait]) -> number of requests still running. Does the work
- * that is ready, waiting up to `wait` seconds (default 0) for some. */
+ * that is ready, waiting up to `wait` seconds (default 0; NaN: 0; huge
+ * ones, math.huge too, are clamped to about 24 days) for some. */
 static int client_drive(lua_State *L) {
-    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
+    client_t *c = check_client(L);
     lua_Number wait = luaL_optnumber(L, 2, 0);
-    if (c->open) transport_drive(&c->transport, wait > 0 ? (long)ceil(wait * 1000.0) : 0);
+    if (c->open) transport_drive(&c->transport, transport_seconds_to_ms(wait));
     lua_pushinteger(L, c->open ? c->transport.n_running : 0);
     return 1;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* client:run(request [, max_wait]) -> done: drives until that request is
- * done, or max_wait seconds have passed. */
+ * done, or max_wait seconds have passed (nil or math.huge: no limit; NaN:
+ * 0). */
 static int client_run(lua_State *L) {
-    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
-    request_t *r = luaL_checkudata(L, 2, REQUEST_MT);
-    lua_Number max_wait = luaL_optnumber(L, 3, -1);
-    double deadline = max_wait >= 0 ? now_seconds() + max_wait : 0;
+    client_t *c = check_client(L);
+    request_t *r = check_request(L, 2);
+    int limited = !lua_isnoneornil(L, 3);
+    lua_Number max_wait = limited ? luaL_checknumber(L, 3) : 0;
+    double deadline;
+    if (!(max_wait >= 0)) max_wait = 0;   /* NaN, negative */
+    deadline = transport_now() + max_wait;   /* inf stays inf */
     while (c->open && r->x.state == TRANSFER_RUNNING) {
         long slice = 1000;
-        if (max_wait >= 0) {
-            double left = deadline - now_seconds();
+        if (limited) {
+            double left = deadline - transport_now();
             if (left <= 0) break;
-            if (left * 1000.0 < slice) slice = (long)ceil(left * 1000.0);
+            if (left * 1000.0 < slice) slice = transport_seconds_to_ms(left);
         }
         transport_drive(&c->transport, slice);
     }
@@ -298,7 +384,8 @@ static int client_run(lua_State *L) {
  * anyway (nil: no timer), for event loops that wait themselves (luv,
  * cqueues, a game engine) and then call client:drive(). */
 static int client_fds(lua_State *L) {
-    client_t *c = luaL_checkudata(L, 1, CLIENT_MT);
+    client_t *c = check_client(L);
+    /* First, as it lets go of a forked parent's sockets. */
     long timeout = c->open ? transport_timeout_ms(&c->transport) : -1;
     int i, n = c->open ? c->transport.n_sockets : 0;
     lua_createtable(L, n, 0);
@@ -318,37 +405,43 @@ static int client_fds(lua_State *L) {
     return 2;
 }
 
-static request_t *check_request_ud(lua_State *L) {
-    return luaL_checkudata(L, 1, REQUEST_MT);
-}
-
 /* request:done() -> boolean */
 static int request_done(lua_State *L) {
-    lua_pushboolean(L, check_request_ud(L)->x.state == TRANSFER_DONE);
+    lua_pushboolean(L, check_request(L, 1)->x.state == TRANSFER_DONE);
     return 1;
 }
 
-/* request:result() -> as client:request; frees the request's buffers. */
+/* request:result([decode]) -> as push_outcome says; frees the request's
+ * buffers. With decode true, an answer also gives the body decoded,
+ * straight from the one string pushed:
+ *   status, headers, body, value        the body is JSON
+ *   status, headers, body, nil, message it is not
+ * Upvalue 1: the cjson instance's decode. */
 static int request_result(lua_State *L) {
-    request_t *r = check_request_ud(L);
-    int n;
+    request_t *r = check_request(L, 1);
+    int decode = lua_toboolean(L, 2), body_idx, n;
     if (r->x.state != TRANSFER_DONE) return luaL_error(L, "anthropic.environments: request is not done");
-    n = push_outcome(L, &r->x);
+    lua_settop(L, 1);
+    n = push_outcome(L, &r->x, &body_idx);
     transfer_release(&r->x);
-    return n;
+    if (!decode || body_idx == 0) return n;
+    if (json_bridge_decode(L, lua_upvalueindex(1), body_idx)) return n + 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return n + 2;
 }
 
 /* request:cancel(): stops it and frees what it holds (also its __gc). */
 static int request_cancel(lua_State *L) {
-    transfer_release(&check_request_ud(L)->x);
+    transfer_release(&check_request(L, 1)->x);
     return 0;
 }
 
 /* core.decode(s) -> value  or  nil, message */
 static int core_decode(lua_State *L) {
-    size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
-    if (json_bridge_decode(L, lua_upvalueindex(1), s, len)) return 1;
+    luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    if (json_bridge_decode(L, lua_upvalueindex(1), 1)) return 1;
     lua_pushnil(L);
     lua_insert(L, -2);
     return 2;
@@ -386,7 +479,7 @@ static int core_sleep(lua_State *L) {
 
 /* core.now(): monotonic seconds, for elapsed times and deadlines. */
 static int core_now(lua_State *L) {
-    lua_pushnumber(L, (lua_Number)now_seconds());
+    lua_pushnumber(L, (lua_Number)transport_now());
     return 1;
 }
 
@@ -397,6 +490,11 @@ static const luaL_Reg request_methods[] = {
     {NULL, NULL}
 };
 
+static const luaL_Reg request_metamethods[] = {
+    {"__gc", request_cancel},
+    {NULL, NULL}
+};
+
 static const luaL_Reg client_methods[] = {
     {"start", client_start},
     {"drive", client_drive},
@@ -404,6 +502,15 @@ static const luaL_Reg client_methods[] = {
     {"fds", client_fds},
     {"close", client_close},
     {"random", client_random},
+    {NULL, NULL}
+};
+
+static const luaL_Reg client_metamethods[] = {
+    {"__gc", client_close},
+#if LUA_VERSION_NUM >= 504
+    {"__close", client_close},
+#endif
+    {"__tostring", client_tostring},
     {NULL, NULL}
 };
 
@@ -428,35 +535,17 @@ EXPORT int luaopen_anthropic_environments_core(lua_State *L) {
 
     if (transport_global_init() != 0) return luaL_error(L, "anthropic.environments: curl_global_init failed");
 
-    if (luaL_newmetatable(L, CLIENT_MT)) {
-        lua_newtable(L);
-        luaL_setfuncs(L, client_methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, client_close);
-        lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-        lua_pushcfunction(L, client_close);
-        lua_setfield(L, -2, "__close");
-#endif
-        lua_pushcfunction(L, client_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
-
-    if (luaL_newmetatable(L, REQUEST_MT)) {
-        lua_newtable(L);
-        luaL_setfuncs(L, request_methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, request_cancel);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_pop(L, 1);
-
     lua_newtable(L);
     luaL_setfuncs(L, core_functions, 0);
+    lua_pushliteral(L, CORE_VERSION);
+    lua_setfield(L, -2, "_VERSION");
 
     json_bridge_new_instance(L);
     instance = lua_gettop(L);
+    register_class(L, CLIENT_MT, client_methods, client_metamethods, 0);
+    lua_getfield(L, instance, "decode");
+    register_class(L, REQUEST_MT, request_methods, request_metamethods, 1);
+
     lua_getfield(L, instance, "decode");
     lua_pushcclosure(L, core_decode, 1);
     lua_setfield(L, -3, "decode");

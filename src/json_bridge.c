@@ -43,10 +43,11 @@ void json_bridge_new_instance(lua_State *L) {
     configure(L, instance, "decode_array_with_array_mt", 1, 1);
 }
 
-int json_bridge_decode(lua_State *L, int decode_idx, const char *s, size_t len) {
+int json_bridge_decode(lua_State *L, int decode_idx, int string_idx) {
     int ok;
+    if (string_idx < 0 && string_idx > LUA_REGISTRYINDEX) string_idx = lua_gettop(L) + string_idx + 1;
     lua_pushvalue(L, decode_idx);
-    lua_pushlstring(L, s, len);
+    lua_pushvalue(L, string_idx);
     ok = lua_pcall(L, 1, 1, 0) == 0;
     if (!ok && !lua_isstring(L, -1)) {
         lua_pop(L, 1);

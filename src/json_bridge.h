@@ -15,10 +15,11 @@
  * error if lua-cjson cannot be loaded. */
 void json_bridge_new_instance(lua_State *L);
 
-/* Decodes s with the instance's decode function at stack index decode_idx.
- * Pushes the value and returns 1, or pushes an error message and returns 0.
- * Never raises for bad input. */
-int json_bridge_decode(lua_State *L, int decode_idx, const char *s, size_t len);
+/* Decodes the string at stack index string_idx (not copied again) with the
+ * instance's decode function at stack index decode_idx. Pushes the value
+ * and returns 1, or pushes an error message and returns 0. Never raises for
+ * bad input. */
+int json_bridge_decode(lua_State *L, int decode_idx, int string_idx);
 
 /* The values the encoder recognises, as stack (or upvalue) indexes; an index
  * holding nil never matches. */

@@ -12,7 +12,17 @@
 #define ANTHROPIC_ENV_TRANSPORT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <curl/curl.h>
+
+/* The most a response's header block (every header line of the final
+ * answer) may hold; a larger one ends the transfer as TRANSPORT_TOO_LARGE.
+ * libcurl bounds single lines itself (100 KiB), not their total. */
+#define TRANSPORT_HEADER_BLOCK_MAX (64 * 1024)
+
+/* The longest wait, in milliseconds, that the transport honours: any
+ * longer one (math.huge included) is clamped to it. Fits poll()'s int. */
+#define TRANSPORT_MAX_WAIT_MS 2147483647L
 
 typedef struct {
     char *data;
@@ -22,8 +32,10 @@ typedef struct {
 /* Fixed for the life of a transport. Strings are copied. */
 typedef struct {
     long connect_timeout_ms;      /* 0: libcurl's default */
-    long stall_timeout_ms;        /* abort when no byte arrives for this long; 0: off */
+    long stall_timeout_ms;        /* abort when no byte is sent or received for this
+                                     long; 0: off */
     size_t max_body;              /* response bodies larger than this are refused */
+    long max_connections;         /* idle connections kept for reuse; 0: libcurl's default */
     const char *proxy;            /* NULL: libcurl's environment variables */
     const char *ca_file, *ca_path;
     int insecure_skip_tls_verify;
@@ -45,9 +57,12 @@ typedef enum {
     TRANSPORT_OK = 0,
     TRANSPORT_CONNECTION,         /* refused, reset, DNS, TLS, truncated... */
     TRANSPORT_TIMEOUT,            /* timeout, connect timeout, stall */
-    TRANSPORT_TOO_LARGE,          /* body over max_body */
+    TRANSPORT_TOO_LARGE,          /* body over max_body, or header block over
+                                     TRANSPORT_HEADER_BLOCK_MAX */
     TRANSPORT_NO_MEMORY,
-    TRANSPORT_CANCELLED           /* its transport was closed while it ran */
+    TRANSPORT_CANCELLED,          /* its transport was closed while it ran */
+    TRANSPORT_INVALID_REQUEST     /* libcurl refused the request (transfer_start
+                                     only), e.g. a URL over its 8 MB limit */
 } transport_status_t;
 
 typedef struct transport transport_t;
@@ -64,9 +79,11 @@ struct transfer {
     CURLcode result;
     long status;
     size_t max_body;
-    int body_too_large, out_of_memory, stalled, cancelled;
+    int body_too_large, headers_too_large, out_of_memory, stalled, cancelled, forked;
+    int in_headers;               /* between a status line and the blank line */
     long stall_timeout_ms;
-    double last_progress;         /* monotonic seconds when bytes last came */
+    double last_progress;         /* monotonic seconds when a byte last moved */
+    curl_off_t uploaded;          /* bytes sent so far, as libcurl last said */
     buffer_t body;                /* the answer's body */
     buffer_t header_block;        /* header lines of the final answer */
     char errbuf[CURL_ERROR_SIZE];
@@ -91,10 +108,24 @@ struct transport {
     watched_socket_t *sockets;
     int n_sockets, cap_sockets;
     double timer_deadline;        /* monotonic seconds; < 0: no timer */
+    /* Every socket libcurl opened for this transport and has not closed
+     * (through its open/close socket callbacks), and the process that
+     * opened the handles: see transport_check_fork. */
+    curl_socket_t *open_sockets;
+    int n_open_sockets, cap_open_sockets;
+    pid_t pid;
 };
 
 /* curl_global_init exactly once per process, thread-safe. 0 on success. */
 int transport_global_init(void);
+
+/* Monotonic seconds: the one clock of the core, for deadlines and elapsed
+ * times. */
+double transport_now(void);
+
+/* Seconds as milliseconds for the transport, rounded up: NaN and
+ * non-positive values give 0, huge ones (inf too) TRANSPORT_MAX_WAIT_MS. */
+long transport_seconds_to_ms(double seconds);
 
 /* 0 on success; on failure the transport is closed. */
 int transport_open(transport_t *t, const transport_config_t *config);
@@ -102,10 +133,26 @@ int transport_open(transport_t *t, const transport_config_t *config);
  * error) and releases everything. Idempotent. */
 void transport_close(transport_t *t);
 
-/* Starts a transfer (which must be idle or done). 0 on success; -1 when out
- * of memory, with message set. */
-int transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req,
-                   char *message, size_t message_size);
+/* After fork(), the child must never use a connection, TLS session or multi
+ * handle its parent opened. Every function below calls this first: in a
+ * process other than the one that opened the handles, it ends the running
+ * transfers (TRANSFER_DONE, a connection error saying so), lets go of the
+ * inherited handles without sending a byte on the inherited sockets, and
+ * makes fresh ones. Returns 0, or -1 if the fresh handles could not be
+ * made (transfer_start then retries). See transport.c for how. */
+int transport_check_fork(transport_t *t);
+
+/* Starts a transfer (which must be idle or done). Returns TRANSPORT_OK, or
+ * TRANSPORT_NO_MEMORY or TRANSPORT_INVALID_REQUEST with message set (the
+ * transfer stays idle). A header line with a control byte (CR, LF...) is
+ * refused as TRANSPORT_INVALID_REQUEST; the lines being C strings, a NUL is
+ * for the caller to refuse (transport_header_line_ok over the full length). */
+transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport_request_t *req,
+                                  char *message, size_t message_size);
+
+/* 1 if a header line may go on the wire as is: no CR, LF, NUL or other
+ * control byte except horizontal tab (DEL included). */
+int transport_header_line_ok(const char *line, size_t len);
 
 /* Does whatever work is ready, waiting at most wait_ms for some (0: never
  * blocks; nothing is waited for when no transfer runs). Running transfers

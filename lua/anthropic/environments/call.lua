@@ -94,12 +94,13 @@ end
 
 -- The current attempt is done: its answer, a retry, or the final error.
 local function finish_attempt(call, p)
-  -- status, headers, body  or  nil, kind, message, status seen (0 if none)
-  local status, r2, r3, r4 = p.request:result()
+  -- status, headers, body, decoded value or nil, decode error
+  -- or  nil, kind, message, status seen (0 if none)
+  local status, r2, r3, r4, r5 = p.request:result(true)
   p.request = nil
   local value, err
   if status then
-    value, err = (p.interpret or errors.interpret)(status, r2, r3)
+    value, err = (p.interpret or errors.interpret)(status, r2, r3, r4, r5)
   else
     err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
   end

@@ -78,6 +78,7 @@ function M.new(opts, user_agent)
     ca_file = opts.ca_file,
     ca_path = opts.ca_path,
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify,
+    max_connections = opts.max_idle_connections,
   }
   -- libcurl always; nginx's cosockets too where allowed (transport.pick).
   local mode = transport.mode(opts.transport, config)

@@ -53,10 +53,11 @@ end
 
 --- errors.interpret(status, headers, body) -> the decoded answer of a 2xx,
 -- or nil and the error it stands for.
-function M.interpret(status, headers, body)
+function M.interpret(status, headers, body, value, decode_err)
   local request_id = headers["request-id"]
+  -- The transport may have decoded the body already (value, or decode_err).
+  if value == nil and decode_err == nil then value, decode_err = core.decode(body) end
   if status >= 200 and status < 300 then
-    local value, decode_err = core.decode(body)
     -- Debian's lua-cjson gives arrays and objects alike as plain tables.
     if type(value) == "table" and body:find("^%s*{") then return value end
     local kind_of = value == null and "null" or (type(value) == "table" and "an array") or type(value)
@@ -66,7 +67,7 @@ function M.interpret(status, headers, body)
                 or ("expected a JSON object, got " .. kind_of),
     })
   end
-  local decoded = core.decode(body)
+  local decoded = value
   local api_error = type(decoded) == "table" and decoded.error
   if type(api_error) == "table" then
     return nil, new_error("api", {
@@ -114,11 +115,12 @@ function M.redact(err, secrets)
   return err
 end
 
---- errors.interpret_page(status, headers, body) -> a page of a list call,
--- { data = {...}, next_page = cursor or nil }, or nil and a decode error (an answer without a data array, or with an element that is not an
--- object). Serves every list call.
-function M.interpret_page(status, headers, body)
-  local page, err = M.interpret(status, headers, body)
+--- errors.interpret_page(status, headers, body [, value, decode_err]) -> a
+-- page of a list call, { data = {...}, next_page = cursor or nil }, or nil
+-- and a decode error (an answer without a data array, or with an element
+-- that is not an object). Serves every list call.
+function M.interpret_page(status, headers, body, value, decode_err)
+  local page, err = M.interpret(status, headers, body, value, decode_err)
   if not page then return nil, err end
   local data = page.data
   local bad

@@ -131,6 +131,7 @@ M.CLIENT = {
   ca_file = text,
   ca_path = text,
   insecure_skip_tls_verify = of_type("boolean"),
+  max_idle_connections = whole(1, 100000),
   logger = of_type("function"),
   transport = one_of("curl", "ngx"),   -- nil: cosockets where nginx allows them
 }

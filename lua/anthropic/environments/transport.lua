@@ -9,8 +9,11 @@
 --                 blocking)    blocking: the caller will run(req) at once
 --                               (a hint: the exchange may happen in run())
 --   req:done()                  -> true once the attempt has ended
---   req:result()                -> status, headers, body
+--   req:result(decode)          -> status, headers, body [, value, decode_err]
 --                                  or nil, kind, message, status_seen (0: none)
+--                                  (with decode true, a transport may decode
+--                                  the body itself: value, or nil and the
+--                                  decoder's message; else it leaves both nil)
 --   req:cancel()                stops it; its connection is not reused
 --   t:drive(wait)               does ready work, waiting up to wait seconds;
 --                               -> the number of requests in flight
@@ -25,7 +28,11 @@
 --                               wait through it instead of polling.
 --
 -- headers is a table of lower-case names to values; kind is one of
--- "connection", "timeout", "decode" (the body is over max_body), "cancelled".
+-- "connection", "timeout", "decode" (the body or the header block is too
+-- large), "cancelled", "invalid_request" (the transport refused the
+-- request before sending it: never retried). start itself returns nil,
+-- kind, message when it cannot start a request (out of memory, a URL the
+-- transport cannot take), never raising for a run-time failure.
 --
 -- Two implementations: "curl" (libcurl, the C core) everywhere, and "ngx"
 -- (nginx's cosockets) inside nginx where cosockets are allowed. A client

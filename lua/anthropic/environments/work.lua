@@ -76,19 +76,19 @@ end
 -- Reading answers
 ---------------------------------------------------------------------------
 
-local function interpret_item(status, headers, body)
-  local value, err = errors.interpret(status, headers, body)
+local function interpret_item(status, headers, body, decoded, decode_err)
+  local value, err = errors.interpret(status, headers, body, decoded, decode_err)
   if value == nil then return nil, err end
   return item(value)
 end
 
 -- A poll: no work is an empty body, `null` or a 204, read as false. A 2xx
 -- that cannot be read loses its body (it may hold the secret).
-local function interpret_poll(status, headers, body)
+local function interpret_poll(status, headers, body, decoded, decode_err)
   if status >= 200 and status < 300 and (status == 204 or body:find("^%s*$") or body:find("^%s*null%s*$")) then
     return false
   end
-  local value, err = errors.interpret(status, headers, body)
+  local value, err = errors.interpret(status, headers, body, decoded, decode_err)
   if value == nil then
     if status >= 200 and status < 300 then err.body = nil end
     return nil, err
@@ -100,8 +100,8 @@ local function interpret_poll(status, headers, body)
   return item(value)
 end
 
-local function interpret_page(status, headers, body)
-  local page, err = errors.interpret_page(status, headers, body)
+local function interpret_page(status, headers, body, decoded, decode_err)
+  local page, err = errors.interpret_page(status, headers, body, decoded, decode_err)
   if not page then return nil, err end
   for i = 1, #page.data do item(page.data[i]) end
   return page

@@ -5,9 +5,13 @@ local core = require "anthropic.environments.core"
 
 local M = { name = "curl" }
 
---- curl.new(config) -> a transport (a core client userdata).
+--- curl.new(config) -> a transport (a core client userdata). libcurl that
+-- cannot even start (out of memory at new) is not a failure of a call, so
+-- it raises, saying so.
 function M.new(config)
-  return core.new(config)
+  local t, err = core.new(config)
+  if not t then error("anthropic.environments.new: " .. tostring(err), 0) end
+  return t
 end
 
 return M

@@ -63,7 +63,7 @@ local function failure(req, what, err)
     if what == "connect" or what == "handshake" then
       return "timeout", format("Connection timed out after %d milliseconds", elapsed)
     end
-    return "timeout", format("no data received for %d ms (stall_timeout)",
+    return "timeout", format("no data sent or received for %d ms (stall_timeout)",
       floor(t.config.stall_timeout * 1000 + 0.5))
   end
   return "connection", wire.explain(what, err, req.url)
