@@ -119,6 +119,29 @@ describe("core", function()
       assert.are.same(cjson.decode(body), value)
     end)
 
+    it("gives a 2xx's headers as their raw block when asked to be lazy, and header_table reads it", function()
+      local request = assert(client:start("GET", url(), cc.HEADERS))
+      assert.is_true(client:run(request, 10))
+      local status, block, _, value = request:result(true, true)
+      assert.are.equal(200, status)
+      assert.are.equal(EXAMPLE_ID, value.id)
+      assert.is_string(block)
+      local headers = core.header_table(block)
+      assert.are.equal("application/json", headers["content-type"])
+      assert.matches("^req_fake_%d+$", headers["request-id"])
+      -- repeated names are joined, names lower-cased, values trimmed
+      assert.are.same({ ["x-a"] = "1, 2", b = "3" }, core.header_table("X-A: 1\r\nB:  3 \r\nx-a: 2\r\n\r\n"))
+      -- not lazy for an error status, nor for a body that is not JSON
+      server:script { { status = 404 }, { status = 200, body = "{not json" } }
+      for _ = 1, 2 do
+        request = assert(client:start("GET", url(), cc.HEADERS))
+        assert.is_true(client:run(request, 10))
+        local _, h = request:result(true, true)
+        assert.is_table(h)
+        assert.matches("^req_fake_%d+$", h["request-id"])
+      end
+    end)
+
     it("gives nil and the decoder's message for a body that is not JSON", function()
       server:script { { status = 200, body = "{not json" } }
       local request = assert(client:start("GET", url(), cc.HEADERS))

@@ -3,6 +3,7 @@
  * (lua/anthropic/environments.lua) builds the API on top of this. */
 #include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 
 #define CLIENT_MT "anthropic.environments.core.client"
 #define REQUEST_MT "anthropic.environments.core.request"
+#define HEADERS_MT "anthropic.environments.core.headers"
 #define CORE_VERSION "0.2.0"
 #define MAX_STACK_HEADERS 32
 #define DEFAULT_MAX_BODY (16.0 * 1024 * 1024)
@@ -42,9 +44,29 @@ typedef struct {
  * or collecting the client first detaches the request (transport_close),
  * which then ends as cancelled, so either order is safe. The Lua layer's
  * calls keep their client alive anyway. */
+/* Header lines made once (core.headers), shared by any number of requests:
+ * counted, so that a request still running keeps its list even when the
+ * Lua object that made it is collected first. */
+typedef struct {
+    struct curl_slist *list;
+    int refs;                     /* the Lua object's, plus one per request */
+} shared_headers_t;
+
+typedef struct {
+    shared_headers_t *shared;
+} headers_ud_t;
+
 typedef struct {
     transfer_t x;
+    shared_headers_t *headers;    /* the shared list it sends, or NULL */
 } request_t;
+
+static void shared_headers_drop(shared_headers_t *h) {
+    if (h != NULL && --h->refs == 0) {
+        curl_slist_free_all(h->list);
+        free(h);
+    }
+}
 
 static client_t *check_client(lua_State *L) {
     return luaL_checkudata(L, 1, CLIENT_MT);
@@ -206,12 +228,12 @@ static const transport_method_t method_values[] = {METHOD_GET, METHOD_POST, METH
 
 /* Pushes the answer's headers as a table: lower-case names, repeated
  * headers joined with ", " as HTTP allows. */
-static void push_header_table(lua_State *L, const transfer_t *x) {
+static void push_header_table(lua_State *L, const char *block, size_t len) {
     size_t pos = 0, name_len, value_len, i;
     const char *name, *value;
     char lower[256];
-    lua_newtable(L);
-    while (transfer_next_header(x, &pos, &name, &name_len, &value, &value_len)) {
+    lua_createtable(L, 0, 8);   /* sized for a usual answer: no rehash */
+    while (transport_next_header(block, len, &pos, &name, &name_len, &value, &value_len)) {
         if (name_len >= sizeof lower) continue;
         for (i = 0; i < name_len; i++) lower[i] = (char)tolower((unsigned char)name[i]);
         lua_pushlstring(L, lower, name_len);
@@ -229,6 +251,16 @@ static void push_header_table(lua_State *L, const transfer_t *x) {
     }
 }
 
+/* core.header_table(block) -> the table of a header block that
+ * request:result gave as a string: lower-case names, repeated headers
+ * joined with ", ". */
+static int core_header_table(lua_State *L) {
+    size_t len;
+    const char *block = luaL_checklstring(L, 1, &len);
+    push_header_table(L, block, len);
+    return 1;
+}
+
 /* Reads client:start's arguments (method, url, headers, body, timeout at
  * stack indexes first..first+4) into req, raising on a mistake. The header
  * strings stay anchored by the headers table, which must stay on the stack
@@ -242,13 +274,18 @@ static void read_request_args(lua_State *L, int first, transport_request_t *req,
     req->url = luaL_checklstring(L, first + 1, &len);
     if (!transport_header_line_ok(req->url, len))
         luaL_argerror(L, first + 1, "the URL holds a control character (CR, LF, NUL...)");
-    luaL_checktype(L, first + 2, LUA_TTABLE);
+    if (lua_type(L, first + 2) == LUA_TUSERDATA) {
+        req->header_list = ((headers_ud_t *)luaL_checkudata(L, first + 2, HEADERS_MT))->shared->list;
+    } else {
+        luaL_checktype(L, first + 2, LUA_TTABLE);
+    }
     if (!lua_isnoneornil(L, first + 3)) req->body = luaL_checklstring(L, first + 3, &req->body_len);
     if (!lua_isnoneornil(L, first + 4)) {
         lua_Number timeout = luaL_checknumber(L, first + 4);
         if (!(timeout >= 0)) luaL_argerror(L, first + 4, "timeout must be a number of seconds >= 0");
         req->timeout_ms = transport_seconds_to_ms(timeout);
     }
+    if (req->header_list != NULL) return;   /* checked when it was made */
     n = lua_rawlen(L, first + 2);
     req->headers = stack_headers;
     if (n > MAX_STACK_HEADERS) req->headers = lua_newuserdata(L, n * sizeof(char *));
@@ -273,14 +310,17 @@ static void read_request_args(lua_State *L, int first, transport_request_t *req,
  *                                    block too large) or "cancelled" (the
  *                                    client was closed)
  * Returns the body's stack index in *body_idx (0 on a failure). */
-static int push_outcome(lua_State *L, const transfer_t *x, int *body_idx) {
+static int push_outcome(lua_State *L, const transfer_t *x, int lazy_headers, int *body_idx) {
     char message[CURL_ERROR_SIZE + 128];
     long status;
     *body_idx = 0;
     switch (transfer_outcome(x, &status, message, sizeof message)) {
     case TRANSPORT_OK:
         lua_pushinteger(L, (lua_Integer)status);
-        push_header_table(L, x);
+        if (lazy_headers && status >= 200 && status < 300)
+            lua_pushlstring(L, x->header_block.data ? x->header_block.data : "", x->header_block.len);
+        else
+            push_header_table(L, x->header_block.data, x->header_block.len);
         lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
         *body_idx = lua_gettop(L);
         return 3;
@@ -336,7 +376,13 @@ static int client_start(lua_State *L) {
     luaL_getmetatable(L, REQUEST_MT);
     lua_setmetatable(L, -2);
     status = transfer_start(&c->transport, &r->x, &req, message, sizeof message);
-    if (status == TRANSPORT_OK) return 1;
+    if (status == TRANSPORT_OK) {
+        if (req.header_list != NULL) {
+            r->headers = ((headers_ud_t *)lua_touserdata(L, 4))->shared;
+            r->headers->refs++;
+        }
+        return 1;
+    }
     lua_pushnil(L);
     if (status == TRANSPORT_INVALID_REQUEST) lua_pushliteral(L, "invalid_request");
     else lua_pushliteral(L, "connection");
@@ -411,21 +457,35 @@ static int request_done(lua_State *L) {
     return 1;
 }
 
-/* request:result([decode]) -> as push_outcome says; frees the request's
- * buffers. With decode true, an answer also gives the body decoded,
- * straight from the one string pushed:
+/* request:result([decode [, lazy_headers]]) -> as push_outcome says; frees
+ * the request's buffers. With decode true, an answer also gives the body
+ * decoded, straight from the one string pushed:
  *   status, headers, body, value        the body is JSON
  *   status, headers, body, nil, message it is not
+ * With lazy_headers too, a 2xx answer whose body is JSON gives its headers
+ * as the block they came in (a string, for core.header_table), not as a
+ * table: the calls that succeed seldom read them.
  * Upvalue 1: the cjson instance's decode. */
 static int request_result(lua_State *L) {
     request_t *r = check_request(L, 1);
-    int decode = lua_toboolean(L, 2), body_idx, n;
+    int decode = lua_toboolean(L, 2), lazy = decode && lua_toboolean(L, 3), body_idx, n;
     if (r->x.state != TRANSFER_DONE) return luaL_error(L, "anthropic.environments: request is not done");
     lua_settop(L, 1);
-    n = push_outcome(L, &r->x, &body_idx);
+    n = push_outcome(L, &r->x, lazy, &body_idx);
+    if (!decode || body_idx == 0) {
+        transfer_release(&r->x);
+        return n;
+    }
+    if (json_bridge_decode(L, lua_upvalueindex(1), body_idx)) {
+        transfer_release(&r->x);
+        return n + 1;
+    }
+    /* Not JSON: an error for sure, so its headers as a table after all. */
+    if (lazy && lua_type(L, body_idx - 1) == LUA_TSTRING) {
+        push_header_table(L, r->x.header_block.data, r->x.header_block.len);
+        lua_replace(L, body_idx - 1);
+    }
     transfer_release(&r->x);
-    if (!decode || body_idx == 0) return n;
-    if (json_bridge_decode(L, lua_upvalueindex(1), body_idx)) return n + 1;
     lua_pushnil(L);
     lua_insert(L, -2);
     return n + 2;
@@ -433,7 +493,60 @@ static int request_result(lua_State *L) {
 
 /* request:cancel(): stops it and frees what it holds (also its __gc). */
 static int request_cancel(lua_State *L) {
-    transfer_release(&check_request(L, 1)->x);
+    request_t *r = check_request(L, 1);
+    transfer_release(&r->x);
+    shared_headers_drop(r->headers);
+    r->headers = NULL;
+    return 0;
+}
+
+/* core.headers(lines) -> a header list made once, for client:start in place
+ * of the array of lines: the lines are checked (no control character but
+ * tab: raises, naming the line's number, never its text) and the list built
+ * now, so that requests sending the same lines (a client's defaults) do
+ * neither again. Out of memory gives nil, message. */
+static int core_headers(lua_State *L) {
+    const char *stack_lines[MAX_STACK_HEADERS];
+    size_t stack_lens[MAX_STACK_HEADERS];
+    const char **lines = stack_lines;
+    size_t *lens = stack_lens, n, i, bad_line;
+    struct curl_slist *list;
+    headers_ud_t *ud;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    n = lua_rawlen(L, 1);
+    if (n > MAX_STACK_HEADERS) {
+        lines = lua_newuserdata(L, n * sizeof *lines);
+        lens = lua_newuserdata(L, n * sizeof *lens);
+    }
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "core.headers: line %d is not a string", (int)i + 1);
+        lines[i] = lua_tolstring(L, -1, &lens[i]);
+        lua_pop(L, 1);   /* still referenced by the table */
+    }
+    ud = lua_newuserdata(L, sizeof *ud);
+    ud->shared = NULL;
+    luaL_getmetatable(L, HEADERS_MT);
+    lua_setmetatable(L, -2);
+    list = transport_header_list(lines, lens, n, &bad_line);
+    if (list == NULL && bad_line != 0)
+        return luaL_error(L, "core.headers: line %d holds a control character (CR, LF, NUL...)", (int)bad_line);
+    if (list == NULL || (ud->shared = malloc(sizeof *ud->shared)) == NULL) {
+        curl_slist_free_all(list);
+        lua_pushnil(L);
+        lua_pushliteral(L, "out of memory making a header list");
+        return 2;
+    }
+    ud->shared->list = list;
+    ud->shared->refs = 1;
+    return 1;
+}
+
+static int headers_gc(lua_State *L) {
+    headers_ud_t *ud = luaL_checkudata(L, 1, HEADERS_MT);
+    shared_headers_drop(ud->shared);
+    ud->shared = NULL;
     return 0;
 }
 
@@ -495,6 +608,15 @@ static const luaL_Reg request_metamethods[] = {
     {NULL, NULL}
 };
 
+static const luaL_Reg headers_methods[] = {
+    {NULL, NULL}
+};
+
+static const luaL_Reg headers_metamethods[] = {
+    {"__gc", headers_gc},
+    {NULL, NULL}
+};
+
 static const luaL_Reg client_methods[] = {
     {"start", client_start},
     {"drive", client_drive},
@@ -516,6 +638,8 @@ static const luaL_Reg client_metamethods[] = {
 
 static const luaL_Reg core_functions[] = {
     {"new", core_new},
+    {"headers", core_headers},
+    {"header_table", core_header_table},
     {"sleep", core_sleep},
     {"now", core_now},
     {"webhook_verify", webhook_lua_verify},
@@ -543,6 +667,7 @@ EXPORT int luaopen_anthropic_environments_core(lua_State *L) {
     json_bridge_new_instance(L);
     instance = lua_gettop(L);
     register_class(L, CLIENT_MT, client_methods, client_metamethods, 0);
+    register_class(L, HEADERS_MT, headers_methods, headers_metamethods, 0);
     lua_getfield(L, instance, "decode");
     register_class(L, REQUEST_MT, request_methods, request_metamethods, 1);
 

@@ -86,7 +86,7 @@ int transport_header_line_ok(const char *line, size_t len) {
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     transfer_t *x = userdata;
     size_t n = size * nmemb;
-    x->last_progress = transport_now();
+    if (x->stall_timeout_ms > 0) x->last_progress = transport_now();
     if (n > x->max_body - x->body.len) {
         x->body_too_large = 1;
         return 0;
@@ -101,7 +101,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
     transfer_t *x = userdata;
     size_t n = size * nmemb;
-    x->last_progress = transport_now();
+    if (x->stall_timeout_ms > 0) x->last_progress = transport_now();
     /* A new status line starts a new answer (after 100 Continue or a
      * proxy's CONNECT answer): only the final one's headers matter. */
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
@@ -386,30 +386,33 @@ void transport_close(transport_t *t) {
     t->config.proxy = t->config.ca_file = t->config.ca_path = NULL;
 }
 
-/* Header lines for one request: the caller's, plus lines that stop libcurl
- * from adding headers of its own that would misdescribe the request. */
-static struct curl_slist *build_header_list(const transport_request_t *req, int *failed) {
+struct curl_slist *transport_header_list(const char *const *lines, const size_t *lens, size_t n,
+                                         size_t *bad_line) {
     struct curl_slist *list = NULL, *next;
     int has_content_type = 0;
     size_t i;
-    *failed = 0;
-    for (i = 0; i < req->n_headers; i++) {
-        if (strncasecmp(req->headers[i], "content-type:", 13) == 0) has_content_type = 1;
-        if ((next = curl_slist_append(list, req->headers[i])) == NULL) goto fail;
+    *bad_line = 0;
+    for (i = 0; i < n; i++) {
+        if (!transport_header_line_ok(lines[i], lens ? lens[i] : strlen(lines[i]))) {
+            *bad_line = i + 1;
+            goto fail;
+        }
+        if (strncasecmp(lines[i], "content-type:", 13) == 0) has_content_type = 1;
+        if ((next = curl_slist_append(list, lines[i])) == NULL) goto fail;
         list = next;
     }
     /* No "Expect: 100-continue" round trip for our small bodies. */
     if ((next = curl_slist_append(list, "Expect:")) == NULL) goto fail;
     list = next;
-    /* A POST without a body type of ours must not claim to be a form. */
-    if (req->method == METHOD_POST && !has_content_type) {
+    /* A request without a body type of ours must not claim to be a form (a
+     * POST); for other methods libcurl adds none anyway. */
+    if (!has_content_type) {
         if ((next = curl_slist_append(list, "Content-Type:")) == NULL) goto fail;
         list = next;
     }
     return list;
 fail:
     curl_slist_free_all(list);
-    *failed = 1;
     return NULL;
 }
 
@@ -439,8 +442,6 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     CURLcode rc = CURLE_OK;
     CURLMcode mrc;
     const char *refused = NULL;
-    int failed;
-    size_t i;
 
     transfer_release(x);
     x->result = CURLE_OK;
@@ -453,26 +454,32 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     x->uploaded = 0;
     x->errbuf[0] = '\0';
 
-    /* Defence in depth: whatever the caller checked, no header line with a
-     * line break (or another control byte) goes on the wire. */
-    for (i = 0; i < req->n_headers; i++) {
-        if (!transport_header_line_ok(req->headers[i], strlen(req->headers[i]))) {
-            snprintf(message, message_size, "header line %lu holds a control character",
-                     (unsigned long)i + 1);
-            return TRANSPORT_INVALID_REQUEST;
-        }
-    }
     if (transport_check_fork(t) != 0 || (t->multi == NULL && open_handles(t) != 0)) {
         snprintf(message, message_size, "out of memory starting a request");
         return TRANSPORT_NO_MEMORY;
+    }
+    /* Defence in depth: whatever the caller checked, no header line with a
+     * line break (or another control byte) goes on the wire. A prepared
+     * list was checked when it was made. */
+    if (req->header_list == NULL) {
+        size_t bad_line;
+        x->header_list = transport_header_list(req->headers, NULL, req->n_headers, &bad_line);
+        if (x->header_list == NULL) {
+            if (bad_line == 0) {
+                snprintf(message, message_size, "out of memory starting a request");
+                return TRANSPORT_NO_MEMORY;
+            }
+            snprintf(message, message_size, "header line %lu holds a control character",
+                     (unsigned long)bad_line);
+            return TRANSPORT_INVALID_REQUEST;
+        }
     }
 
     /* A fresh easy handle per transfer: the multi handle's cache keeps the
      * connections, and no state leaks from one answer into the next (libcurl
      * 7.88 reads freed memory when an answer starts with a folded header
      * line on a reused easy handle). */
-    x->header_list = build_header_list(req, &failed);
-    e = failed ? NULL : curl_easy_init();
+    e = curl_easy_init();
     if (e == NULL) {
         transfer_release(x);
         snprintf(message, message_size, "out of memory starting a request");
@@ -487,9 +494,11 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     EASY_SET(CURLOPT_WRITEDATA, x);
     EASY_SET(CURLOPT_HEADERFUNCTION, on_header);
     EASY_SET(CURLOPT_HEADERDATA, x);
-    EASY_SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-    EASY_SET(CURLOPT_XFERINFODATA, x);
-    EASY_SET(CURLOPT_NOPROGRESS, 0L);
+    if (x->stall_timeout_ms > 0) {   /* progress is only watched for stalls */
+        EASY_SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+        EASY_SET(CURLOPT_XFERINFODATA, x);
+        EASY_SET(CURLOPT_NOPROGRESS, 0L);
+    }
     EASY_SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     EASY_SET(CURLOPT_OPENSOCKETDATA, t);
     EASY_SET(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
@@ -514,7 +523,7 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     }
 
     EASY_SET(CURLOPT_URL, req->url);
-    EASY_SET(CURLOPT_HTTPHEADER, x->header_list);
+    EASY_SET(CURLOPT_HTTPHEADER, req->header_list ? (struct curl_slist *)req->header_list : x->header_list);
     if (req->timeout_ms > 0) EASY_SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
     switch (req->method) {
     case METHOD_POST:
@@ -730,8 +739,13 @@ static int is_space(char c) {
 int transfer_next_header(const transfer_t *x, size_t *pos,
                          const char **name, size_t *name_len,
                          const char **value, size_t *value_len) {
-    const char *block = x->header_block.data;
-    size_t len = x->header_block.len;
+    return transport_next_header(x->header_block.data, x->header_block.len, pos,
+                                 name, name_len, value, value_len);
+}
+
+int transport_next_header(const char *block, size_t len, size_t *pos,
+                          const char **name, size_t *name_len,
+                          const char **value, size_t *value_len) {
     while (*pos < len) {
         const char *line = block + *pos;
         const char *end = memchr(line, '\n', len - *pos);

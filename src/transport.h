@@ -48,6 +48,9 @@ typedef struct {
     const char *url;
     const char *const *headers;   /* "Name: value" lines */
     size_t n_headers;
+    /* Or a list made once by transport_header_list (then headers is
+     * ignored): borrowed, it must outlive the transfer. */
+    const struct curl_slist *header_list;
     const char *body;             /* NULL: no body; copied */
     size_t body_len;
     long timeout_ms;              /* whole attempt; 0: none */
@@ -163,6 +166,16 @@ void transport_drive(transport_t *t, long wait_ms);
  * due (-1: none; 0: now). The sockets to watch are t->sockets. */
 long transport_timeout_ms(transport_t *t);
 
+/* Header lines for requests, made once and used by any number of them
+ * (transport_request_t.header_list): each line checked (no control
+ * character but tab), plus the lines that stop libcurl from adding headers
+ * of its own ("Expect:", and "Content-Type:" when the lines have none).
+ * Returns the list, or NULL with *bad_line set to the 1-based number of a
+ * line that holds a control character, or to 0 when out of memory. Free it
+ * with curl_slist_free_all. */
+struct curl_slist *transport_header_list(const char *const *lines, const size_t *lens, size_t n,
+                                         size_t *bad_line);
+
 /* Stops a running transfer (it becomes idle) and frees its resources; for
  * a done transfer, frees them. Safe to call in any state. */
 void transfer_release(transfer_t *x);
@@ -178,5 +191,11 @@ transport_status_t transfer_outcome(const transfer_t *x, long *status,
 int transfer_next_header(const transfer_t *x, size_t *pos,
                          const char **name, size_t *name_len,
                          const char **value, size_t *value_len);
+
+/* The same over any header block (the lines of transfer_t.header_block,
+ * kept as they came). */
+int transport_next_header(const char *block, size_t len, size_t *pos,
+                          const char **name, size_t *name_len,
+                          const char **value, size_t *value_len);
 
 #endif

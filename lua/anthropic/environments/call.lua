@@ -59,10 +59,10 @@ end
 -- The logger runs once the call's state is settled, so one that raises
 -- cannot leave the call half done: its error reaches the caller of
 -- poll/wait/the blocking call, and the call goes on from where it was.
-local function log(call, p, outcome, request_id)
+local function log(call, p, outcome, answer_headers)
   if p.logger then
     p.logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms, %s)",
-      call.method, call.url, outcome, request_id or "-", call.attempt,
+      call.method, call.url, outcome, answer_headers and answer_headers["request-id"] or "-", call.attempt,
       (core.now() - p.started) * 1000, p.transport_name))
   end
 end
@@ -81,7 +81,7 @@ local function start_attempt(call, p)
   -- writes nothing more: its state table keeps its size).
   if p.started and not p.first_started then p.first_started = p.started end
   p.started = core.now()
-  local request, kind, message = p.transport:start(call.method, call.url, p.lines, p.body, p.timeout, p.blocking)
+  local request, kind, message = p.transport:start(call.method, call.url, p.send or p.lines, p.body, p.timeout, p.blocking)
   if request then
     p.request = request
     return
@@ -96,7 +96,9 @@ end
 local function finish_attempt(call, p)
   -- status, headers, body, decoded value or nil, decode error
   -- or  nil, kind, message, status seen (0 if none)
-  local status, r2, r3, r4, r5 = p.request:result(true)
+  -- (the headers of a 2xx may come as their raw block when nothing here
+  -- reads them: errors.headers makes the table when an error needs it)
+  local status, r2, r3, r4, r5 = p.request:result(true, not (p.logger or p.with_response))
   p.request = nil
   local value, err
   if status then
@@ -114,7 +116,7 @@ local function finish_attempt(call, p)
   else
     failed(call, p, err)
   end
-  log(call, p, status and tostring(status) or err.kind, status and r2["request-id"])
+  log(call, p, status and tostring(status) or err.kind, status and r2)
 end
 
 -- Moves the call on without driving the transport: collects a finished
@@ -229,8 +231,8 @@ end
 
 --- call.new(method, url, p) -> a call whose first attempt has started.
 -- p (kept private): owner (the client's private state: closed, ...),
--- transport and transport_name (the transport the call runs on), lines,
--- body, timeout, max_retries, sleep, logger; blocking (the caller waits at
+-- transport and transport_name (the transport the call runs on), lines
+-- (the header lines) and send (what the transport is given for them), body, timeout, max_retries, sleep, logger; blocking (the caller waits at
 -- once: a transport may then do the exchange in run(), without a thread of
 -- its own); with_response; and interpret(status, headers, body) -> value or
 -- nil, err, for calls whose answers are read otherwise than

@@ -138,11 +138,15 @@ function Client:_prepare(where, method, path, body, opts, interpret, blocking)
   end
   if opts.extra_query then path = extra.add_query(path, opts.extra_query) end
   local t, name = transport.pick(state, where)
+  local lines = headers.lines(where, state.headers, opts, body ~= nil)
   local p = {
     owner = state,
     transport = t,
     transport_name = name,
-    lines = headers.lines(where, state.headers, opts, body ~= nil),
+    lines = lines,
+    -- what the transport is given: libcurl takes the client's own lines
+    -- as a list the core made once
+    send = t == state.transport and headers.prepared(state.headers, lines) or lines,
     body = body,
     timeout = opts.timeout or self.timeout,
     max_retries = opts.max_retries or self.max_retries,

@@ -51,15 +51,26 @@ local function string_field(t, key)
   return nil
 end
 
+--- errors.headers(h) -> the headers of an answer as a table: a transport
+-- may give those of a 2xx answer as the block they came in (a string),
+-- read only when something needs them.
+function M.headers(h)
+  if type(h) == "string" then return core.header_table(h) end
+  return h
+end
+
 --- errors.interpret(status, headers, body) -> the decoded answer of a 2xx,
 -- or nil and the error it stands for.
 function M.interpret(status, headers, body, value, decode_err)
-  local request_id = headers["request-id"]
   -- The transport may have decoded the body already (value, or decode_err).
   if value == nil and decode_err == nil then value, decode_err = core.decode(body) end
   if status >= 200 and status < 300 then
     -- Debian's lua-cjson gives arrays and objects alike as plain tables.
     if type(value) == "table" and body:find("^%s*{") then return value end
+  end
+  headers = M.headers(headers)
+  local request_id = headers["request-id"]
+  if status >= 200 and status < 300 then
     local kind_of = value == null and "null" or (type(value) == "table" and "an array") or type(value)
     return nil, new_error("decode", {
       status = status, request_id = request_id, headers = headers, body = cap(body),
@@ -136,6 +147,7 @@ function M.interpret_page(status, headers, body, value, decode_err)
     end
   end
   if bad then
+    headers = M.headers(headers)
     return nil, new_error("decode", { status = status, headers = headers,
       request_id = headers["request-id"], message = bad })
   end

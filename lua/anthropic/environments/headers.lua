@@ -1,6 +1,7 @@
 -- anthropic.environments.headers: the request header lines of a client and
 -- of each call. A client's lines are built once, at environments.new; a call
 -- with no header options sends them as they are.
+local core = require "anthropic.environments.core"
 local check = require "anthropic.environments.check"
 check.internal()
 
@@ -113,6 +114,23 @@ end
 -- Shorter credentials are not redacted: they are not real ones (a test's
 -- "k"), and replacing them would mangle every error text.
 local MIN_SECRET = 8
+
+--- headers.prepared(state, lines) -> what the libcurl transport sends for
+-- these lines: the client's own lines (the calls without header options)
+-- as lists the core made once (core.headers: checked and built at the
+-- first call, not at each), any others as they are.
+function M.prepared(state, lines)
+  local key
+  if lines == state.plain_lines then key = "plain_list"
+  elseif lines == state.body_lines then key = "body_list"
+  else return lines end
+  local list = state[key]
+  if list == nil then
+    list = core.headers(lines) or false   -- out of memory: the lines, each time
+    state[key] = list
+  end
+  return list or lines
+end
 
 --- headers.secrets(lines) -> the credentials these header lines carry
 -- (the key, the token and its "Bearer ..." form), longest first.

@@ -9,11 +9,14 @@
 --                 blocking)    blocking: the caller will run(req) at once
 --                               (a hint: the exchange may happen in run())
 --   req:done()                  -> true once the attempt has ended
---   req:result(decode)          -> status, headers, body [, value, decode_err]
+--   req:result(decode, lazy)    -> status, headers, body [, value, decode_err]
 --                                  or nil, kind, message, status_seen (0: none)
 --                                  (with decode true, a transport may decode
 --                                  the body itself: value, or nil and the
---                                  decoder's message; else it leaves both nil)
+--                                  decoder's message; else it leaves both nil;
+--                                  with lazy, a 2xx's headers may come as
+--                                  their raw block, a string: see
+--                                  errors.headers)
 --   req:cancel()                stops it; its connection is not reused
 --   t:drive(wait)               does ready work, waiting up to wait seconds;
 --                               -> the number of requests in flight

@@ -94,6 +94,7 @@ local function interpret_poll(status, headers, body, decoded, decode_err)
     return nil, err
   end
   if type(value.id) ~= "string" or value.id == "" then
+    headers = errors.headers(headers)
     return nil, errors.new("decode", { status = status, headers = headers, request_id = headers["request-id"],
       message = "a work item without an 'id'" })
   end
