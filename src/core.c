@@ -13,6 +13,7 @@
 
 #include "compat.h"
 #include "http_response_lua.h"
+#include "lua_headers.h"
 #include "json_bridge.h"
 #include "transport.h"
 #include "webhook.h"
@@ -228,7 +229,7 @@ static const transport_method_t method_values[] = {METHOD_GET, METHOD_POST, METH
 
 /* Pushes the answer's headers as a table: lower-case names, repeated
  * headers joined with ", " as HTTP allows. */
-static void push_header_table(lua_State *L, const char *block, size_t len) {
+void push_header_table(lua_State *L, const char *block, size_t len) {
     size_t pos = 0, name_len, value_len, i;
     const char *name, *value;
     char lower[256];

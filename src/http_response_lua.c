@@ -12,12 +12,12 @@
  *
  * kind is "connection" (not a valid answer) or "decode" (the body is over
  * max_body), as the libcurl transport reports them. */
-#include <ctype.h>
 #include <string.h>
 
 #include "compat.h"
 #include "http_response.h"
 #include "http_response_lua.h"
+#include "lua_headers.h"
 
 #define PARSER_MT "anthropic.environments.core.http_response"
 
@@ -72,28 +72,9 @@ static int parser_reusable(lua_State *L) {
  * frees the parser's buffers. */
 static int parser_result(lua_State *L) {
     http_response_t *r = check_parser(L);
-    size_t pos = 0, name_len, value_len, i;
-    const char *name, *value;
-    char lower[256];
     if (r->result != HR_DONE) return luaL_error(L, "anthropic.environments: the answer is not complete");
     lua_pushinteger(L, r->status);
-    lua_newtable(L);
-    while (http_response_next_header(r, &pos, &name, &name_len, &value, &value_len)) {
-        if (name_len >= sizeof lower) continue;
-        for (i = 0; i < name_len; i++) lower[i] = (char)tolower((unsigned char)name[i]);
-        lua_pushlstring(L, lower, name_len);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_pushlstring(L, value, value_len);
-        } else {
-            lua_pushliteral(L, ", ");
-            lua_pushlstring(L, value, value_len);
-            lua_concat(L, 3);
-        }
-        lua_rawset(L, -3);
-    }
+    push_header_table(L, r->head.data, r->head.len);
     lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
     http_response_free(r);
     return 3;
