@@ -4,29 +4,17 @@
 -- environment; its output and exit codes.
 local cli = require "spec.support.cli"
 local hosts = require "spec.support.hosts"
+local vectors = require "spec.support.webhook"
 local cjson = require "cjson"
 
-local format, shell_quote = string.format, hosts.shell_quote
+local format = string.format
 
-local SECRET = "whsec_c2VjcmV0LWZvci10aGUtd2ViaG9vay1zcGVjcy0xMjM0"
-local OTHER = "whsec_b3RoZXItc2VjcmV0LW5vdC10aGUtcmlnaHQtb25lIQ=="
-local ID = "msg_2xEnvArchived0001"
-local BODY = '{"type":"event","id":"wevt_01","created_at":"2026-04-01T00:00:00Z",'
-  .. '"data":{"type":"environment.archived","id":"env_011CZkZ9X2dpNyB7HsEFoRfW",'
-  .. '"organization_id":"org_01","workspace_id":"wrkspc_01"}}'
+local SECRET = vectors.SECRET
+local OTHER = vectors.OTHER
+local ID = vectors.ID
+local BODY = vectors.BODY
 
--- "v1,<base64 HMAC-SHA256>" by the openssl command.
-local function sign(secret, id, timestamp, body)
-  local file = os.tmpname()
-  hosts.write_file(file, id .. "." .. timestamp .. "." .. body)
-  local out, err, code = hosts.run(format(
-    "key=$(printf %%s %s | base64 -d | od -An -v -tx1 | tr -d ' \\n') && "
-    .. "openssl dgst -sha256 -mac HMAC -macopt hexkey:$key -binary %s | base64 -w0",
-    shell_quote((secret:gsub("^whsec_", ""))), shell_quote(file)))
-  os.remove(file)
-  assert(code == 0 and out:match("^[%w+/]+=*$"), "openssl failed: " .. tostring(err))
-  return "v1," .. out
-end
+local sign = vectors.sign
 
 -- The header block of a delivery signed now (plus `offset` seconds).
 local function header_block(opts)

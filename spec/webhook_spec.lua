@@ -5,6 +5,7 @@
 local environments = require "anthropic.environments"
 local webhook = require "anthropic.environments.webhook"
 local hosts = require "spec.support.hosts"
+local vectors = require "spec.support.webhook"
 local fake = require "spec.support.fake"
 
 local format = string.format
@@ -19,27 +20,14 @@ local VECTOR = {
   signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
 }
 
-local SECRET = "whsec_c2VjcmV0LWZvci10aGUtd2ViaG9vay1zcGVjcy0xMjM0"
+local SECRET = vectors.SECRET
 local SECRET_B64 = SECRET:sub(7)
-local OTHER = "whsec_b3RoZXItc2VjcmV0LW5vdC10aGUtcmlnaHQtb25lIQ=="
+local OTHER = vectors.OTHER
 local NOW = 1775000000
-local ID = "msg_2xEnvArchived0001"
-local BODY = '{"type":"event","id":"wevt_01","created_at":"2026-04-01T00:00:00Z",'
-  .. '"data":{"type":"environment.archived","id":"env_011CZkZ9X2dpNyB7HsEFoRfW",'
-  .. '"organization_id":"org_01","workspace_id":"wrkspc_01"}}'
+local ID = vectors.ID
+local BODY = vectors.BODY
 
--- "v1,<base64 HMAC-SHA256>" by the openssl command.
-local function sign(secret, id, timestamp, body)
-  local file = os.tmpname()
-  hosts.write_file(file, id .. "." .. timestamp .. "." .. body)
-  local out, err, code = hosts.run(format(
-    "key=$(printf %%s %s | base64 -d | od -An -v -tx1 | tr -d ' \\n') && "
-    .. "openssl dgst -sha256 -mac HMAC -macopt hexkey:$key -binary %s | base64 -w0",
-    shell_quote((secret:gsub("^whsec_", ""))), shell_quote(file)))
-  os.remove(file)
-  assert(code == 0 and out:match("^[%w+/]+=*$"), "openssl failed: " .. tostring(err))
-  return "v1," .. out
-end
+local sign = vectors.sign
 
 -- A delivery signed at `timestamp` (default NOW).
 local function delivery(timestamp, body, secret)
