@@ -7,7 +7,7 @@
 --   server.url, server:get(path, timeout), server:error_log(), server:stop()
 --
 -- nginx runs in the foreground as one process (master_process off): one
--- worker serves every request. A watchdog shell stops it when this process
+-- worker serves every request; with master = true, a master forks workers. A watchdog shell stops it when this process
 -- dies without calling stop().
 local socket = require "socket"
 local hosts = require "spec.support.hosts"
@@ -61,7 +61,8 @@ end
 local Server = {}
 Server.__index = Server
 
---- nginx.start{ conf = text with @PORT@ and @PREFIX@, env = { NAME = value } }
+--- nginx.start{ conf = text with @PORT@ and @PREFIX@, env = { NAME = value },
+-- master = true (a master process forking the conf's worker_processes) }
 -- Raises if nginx does not answer within 5 s (with its error log).
 function M.start(opts)
   local binary = assert(nginx_binary(), "nginx is not installed")
@@ -82,7 +83,8 @@ function M.start(opts)
       "env -u LD_PRELOAD %s %s -p %s -c %s -e %s -g %s",
       table.concat(env, " "), binary, hosts.shell_quote(prefix), hosts.shell_quote(conf),
       hosts.shell_quote(error_log),
-      hosts.shell_quote("daemon off; master_process off; pid " .. prefix .. "/logs/nginx.pid;"))
+      hosts.shell_quote("daemon off; master_process " .. (opts.master and "on" or "off")
+        .. "; pid " .. prefix .. "/logs/nginx.pid;"))
     -- The watchdog: nginx in the background, stopped when we are gone.
     local script = string.format(
       "%s </dev/null >%s 2>&1 & pid=$!; echo $pid; "

@@ -152,7 +152,10 @@ end
 function Call:poll()
   if not self.done then
     local p = private[self]
-    if p.request then p.transport:drive(0) end
+    local request = p.request
+    -- drive only for a request still on the network: wait() has often
+    -- driven this one to its end already
+    if request and not request:done() then p.transport:drive(0) end
     self:_step()
   end
   if self.done then return true, self.value, self.err end
