@@ -345,6 +345,9 @@ describe("resilience", function()
     end
 
     it("Lua memory and open file descriptors are back where they started", function()
+      collectgarbage()   -- the clients of earlier tests let go of their sockets
+      collectgarbage()
+      local fds = open_fds()
       local refused = environments.new { base_url = "http://127.0.0.1:1", api_key = KEY, max_retries = 0 }
       local api = new_client { max_retries = 0 }
       -- warm up: the first calls load what every later call reuses
@@ -352,7 +355,7 @@ describe("resilience", function()
       api:archive("env_missing")
       collectgarbage()
       collectgarbage()
-      local fds, memory = open_fds(), collectgarbage("count")
+      local memory = collectgarbage("count")
       for i = 1, 10000 do
         local env, err
         if i % 20 == 0 then env, err = api:archive("env_missing") else env, err = refused:archive(ID) end
@@ -360,8 +363,15 @@ describe("resilience", function()
       end
       collectgarbage()
       collectgarbage()
-      assert.are.equal(fds, open_fds())
       local grown = collectgarbage("count") - memory
+      -- Every descriptor the calls opened is the clients' to close: none
+      -- is left once they are closed (a kept-alive connection the server
+      -- dropped and libcurl replaced is not a leak, and is not counted).
+      local open = open_fds() - fds   -- the two clients' own: a few, not thousands
+      assert.is_true(open >= 0 and open < 10, open .. " descriptors more after 10,000 calls")
+      refused:close()
+      api:close()
+      assert.are.equal(fds, open_fds())
       assert.is_true(grown < 64, string.format("Lua memory grew by %.1f KiB", grown))
     end)
   end)
