@@ -5,21 +5,14 @@
 local environments = require "anthropic.environments"
 local fake = require "spec.support.fake"
 local hosts = require "spec.support.hosts"
+local cli = require "spec.support.cli"
 local cjson = require "cjson"
 
 local EXAMPLE_ID = "env_011CZkZ9X2dpNyB7HsEFoRfW"
 local KEY = "sk-cli-test"
 
-local ROOT, read_file, write_file = hosts.ROOT, hosts.read_file, hosts.write_file
+local ROOT, write_file = hosts.ROOT, hosts.write_file
 local CLI = ROOT .. "/bin/anthropic-environments"
-
--- Lua's own search paths are cleared, so the script has to find the
--- library from where it is.
-local CLEAN_ENV = "env -u LUA_PATH -u LUA_CPATH -u LUA_INIT"
-for _, v in ipairs { "5_1", "5_2", "5_3", "5_4" } do
-  CLEAN_ENV = CLEAN_ENV .. " -u LUA_PATH_" .. v .. " -u LUA_CPATH_" .. v .. " -u LUA_INIT_" .. v
-end
-CLEAN_ENV = CLEAN_ENV .. " -u ANTHROPIC_API_KEY -u ANTHROPIC_AUTH_TOKEN -u ANTHROPIC_BASE_URL -u ANTHROPIC_LOG"
 
 describe("the command-line tool", function()
   local server
@@ -28,26 +21,12 @@ describe("the command-line tool", function()
   teardown(function() server:stop() end)
   before_each(function() server:reset() end)
 
-  -- Runs the tool; returns stdout, stderr, exit code. opts: env (a string of
-  -- NAME=value words, replacing the default key and base URL), stdin (text),
-  -- command (instead of "<lua> <CLI>"), dir (working directory).
+  -- Runs the tool (spec/support/cli.lua); opts.env, a string of
+  -- NAME=value words, replaces the default key and base URL.
   local function run(args, opts)
     opts = opts or {}
-    local out, err, input = os.tmpname(), os.tmpname(), os.tmpname()
-    write_file(input, opts.stdin or "")
-    local words = {}
-    for i, a in ipairs(args) do words[i] = fake.shell_quote(a) end
-    local env = opts.env or ("ANTHROPIC_API_KEY=" .. KEY .. " ANTHROPIC_BASE_URL=" .. server.url)
-    local cmd = string.format("cd %s && %s %s %s %s <%s >%s 2>%s; echo $?",
-      fake.shell_quote(opts.dir or ROOT), CLEAN_ENV, env,
-      opts.command or (fake.interpreter() .. " " .. fake.shell_quote(CLI)),
-      table.concat(words, " "), input, out, err)
-    local p = io.popen(cmd)
-    local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
-    p:close()
-    local stdout, stderr = read_file(out), read_file(err)
-    os.remove(out); os.remove(err); os.remove(input)
-    return stdout, stderr, code
+    opts.env = opts.env or ("ANTHROPIC_API_KEY=" .. KEY .. " ANTHROPIC_BASE_URL=" .. server.url)
+    return cli.run(args, opts)
   end
 
   local function only_request() return server:only_request() end

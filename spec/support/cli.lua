@@ -24,17 +24,18 @@ M.CLEAN_ENV = CLEAN_ENV
 local function command_line(args, opts)
   local words = {}
   for i, a in ipairs(args) do words[i] = fake.shell_quote(a) end
-  return string.format("%s %s %s %s %s", CLEAN_ENV, opts.env or "",
-    fake.interpreter(), fake.shell_quote(M.CLI), table.concat(words, " "))
+  return string.format("%s %s %s %s", CLEAN_ENV, opts.env or "",
+    opts.command or (fake.interpreter() .. " " .. fake.shell_quote(M.CLI)), table.concat(words, " "))
 end
 
 --- cli.run(args, opts) -> stdout, stderr, exit code. opts: env (NAME=value
--- words), stdin (text).
+-- words), stdin (text), command (instead of "<lua> <CLI>"), dir (the
+-- working directory; default the repository root).
 function M.run(args, opts)
   opts = opts or {}
   local out, err, input = os.tmpname(), os.tmpname(), os.tmpname()
   hosts.write_file(input, opts.stdin or "")
-  local p = io.popen(string.format("cd %s && %s <%s >%s 2>%s; echo $?", fake.shell_quote(hosts.ROOT),
+  local p = io.popen(string.format("cd %s && %s <%s >%s 2>%s; echo $?", fake.shell_quote(opts.dir or hosts.ROOT),
     command_line(args, opts), input, out, err))
   local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()
