@@ -7,8 +7,8 @@ FAKE_LUA     ?= lua5.3
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra
-SRC     := src/core.c src/transport.c src/json_bridge.c src/webhook.c src/http_response.c src/http_response_lua.c
-HDR     := src/compat.h src/transport.h src/json_bridge.h src/webhook.h src/http_response.h src/http_response_lua.h src/lua_headers.h
+SRC     := src/core.c src/buffer.c src/transport.c src/json_bridge.c src/webhook.c src/http_response.c src/http_response_lua.c
+HDR     := src/compat.h src/buffer.h src/transport.h src/json_bridge.h src/webhook.h src/http_response.h src/http_response_lua.h src/lua_headers.h
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   = $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
@@ -69,10 +69,10 @@ build/fuzz/fuzz_webhook: fuzz/fuzz_webhook.c src/webhook.c src/webhook.h
 
 # The bounded HTTP/1.x answer parser of the cosocket transport on its own:
 # pure C, no Lua, no libcurl.
-build/fuzz/fuzz_http_response: fuzz/fuzz_http_response.c src/http_response.c src/http_response.h
+build/fuzz/fuzz_http_response: fuzz/fuzz_http_response.c src/http_response.c src/http_response.h src/buffer.c src/buffer.h
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
-	  -o $@ fuzz/fuzz_http_response.c src/http_response.c
+	  -o $@ fuzz/fuzz_http_response.c src/http_response.c src/buffer.c
 
 # examples/host: a C program embedding Lua 5.4 with the core compiled in
 # (not loaded from build/), which polls an archive from a 60 Hz frame loop.

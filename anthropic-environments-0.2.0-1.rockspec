@@ -63,7 +63,7 @@ build = {
     ["anthropic.environments.work"] = "lua/anthropic/environments/work.lua",
     ["anthropic.environments.worker"] = "lua/anthropic/environments/worker.lua",
     ["anthropic.environments.core"] = {
-      sources = { "src/core.c", "src/transport.c", "src/json_bridge.c", "src/webhook.c",
+      sources = { "src/core.c", "src/buffer.c", "src/transport.c", "src/json_bridge.c", "src/webhook.c",
                   "src/http_response.c", "src/http_response_lua.c" },
       libraries = { "curl", "crypto", "pthread" },
       incdirs = { "$(CURL_INCDIR)" },

@@ -35,36 +35,6 @@ static hr_status_t too_large(http_response_t *r) {
     return fail(r, HR_TOO_LARGE, message);
 }
 
-static int reserve(hr_buffer_t *b, size_t extra) {
-    size_t cap;
-    char *p;
-    if (extra <= b->cap - b->len) return 0;
-    cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra) {
-        if (cap > ((size_t)-1) / 2) return -1;
-        cap *= 2;
-    }
-    p = realloc(b->data, cap);
-    if (p == NULL) return -1;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-static int append(hr_buffer_t *b, const char *data, size_t n) {
-    if (n == 0) return 0;
-    if (reserve(b, n) != 0) return -1;
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
-static void buffer_free(hr_buffer_t *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
 void http_response_init(http_response_t *r, const hr_limits_t *limits) {
     memset(r, 0, sizeof *r);
     r->limits = *limits;
@@ -185,7 +155,7 @@ static hr_status_t header_line(http_response_t *r, const char *s, size_t n) {
     } else if (equals(s, name_len, "connection")) {
         each_element(r, v, (size_t)(ve - v), on_connection_token);
     }
-    if (append(&r->head, s, n) != 0 || append(&r->head, "\n", 1) != 0) {
+    if (buffer_append(&r->head, s, n) != 0 || buffer_append(&r->head, "\n", 1) != 0) {
         return fail(r, HR_NO_MEMORY, "out of memory reading the answer");
     }
     return HR_MORE;
@@ -299,7 +269,7 @@ static size_t take_line(http_response_t *r, const char *data, size_t len) {
         }
         r->head_bytes += n;
     }
-    if (append(&r->line, data, n) != 0) {
+    if (buffer_append(&r->line, data, n) != 0) {
         fail(r, HR_NO_MEMORY, "out of memory reading the answer");
         return n;
     }
@@ -319,7 +289,7 @@ static size_t take_body(http_response_t *r, const char *data, size_t len) {
         too_large(r);
         return n;
     }
-    if (append(&r->body, data, n) != 0) {
+    if (buffer_append(&r->body, data, n) != 0) {
         fail(r, HR_NO_MEMORY, "out of memory reading the answer");
         return n;
     }

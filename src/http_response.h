@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer.h"
+
 typedef enum {
     HR_MORE = 0,          /* needs more bytes */
     HR_DONE = 1,          /* the answer is complete */
@@ -23,11 +25,6 @@ typedef enum {
     HR_TOO_LARGE = -2,    /* the body is over max_body */
     HR_NO_MEMORY = -3
 } hr_status_t;
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} hr_buffer_t;
 
 typedef struct {
     size_t max_line;      /* bytes of one line, CRLF included */
@@ -47,9 +44,9 @@ typedef struct {
     uint64_t length;      /* Content-Length */
     uint64_t remaining;   /* bytes left of the body or of the chunk */
     size_t head_bytes;    /* bytes of the head (or trailers) so far */
-    hr_buffer_t line;     /* the line being read */
-    hr_buffer_t head;     /* "name: value\n" lines of the final answer */
-    hr_buffer_t body;
+    buffer_t line;     /* the line being read */
+    buffer_t head;     /* "name: value\n" lines of the final answer */
+    buffer_t body;
     char message[160];
 } http_response_t;
 

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <curl/curl.h>
 
+#include "buffer.h"
+
 /* The most a response's header block (every header line of the final
  * answer) may hold; a larger one ends the transfer as TRANSPORT_TOO_LARGE.
  * libcurl bounds single lines itself (100 KiB), not their total. */
@@ -23,11 +25,6 @@
 /* The longest wait, in milliseconds, that the transport honours: any
  * longer one (math.huge included) is clamped to it. Fits poll()'s int. */
 #define TRANSPORT_MAX_WAIT_MS 2147483647L
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buffer_t;
 
 /* Fixed for the life of a transport. Strings are copied. */
 typedef struct {
