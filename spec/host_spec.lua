@@ -16,9 +16,7 @@ describe("examples/host, a 60 Hz frame loop", function()
   local server
 
   setup(function()
-    local out, err, code = hosts.run("make -s --no-print-directory -C " .. hosts.shell_quote(hosts.ROOT)
-      .. " build/host/host")
-    assert(code == 0, "make build/host/host failed:\n" .. tostring(out) .. tostring(err))
+    hosts.build("build/host/host")
     server = fake.start()
   end)
   teardown(function() server:stop() end)

@@ -50,6 +50,13 @@ function M.run(command)
 end
 
 -- True if the command exists.
+--- hosts.build(target): make's target in the checkout (say
+-- "build/host/host"), raising with make's output when it fails.
+function M.build(target)
+  local out, err, code = M.run("make -s --no-print-directory -C " .. M.shell_quote(M.ROOT) .. " " .. target)
+  assert(code == 0, "make " .. target .. " failed:\n" .. tostring(out) .. tostring(err))
+end
+
 function M.have(command)
   local _, _, code = M.run("command -v " .. M.shell_quote(command))
   return code == 0

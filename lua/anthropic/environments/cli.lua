@@ -103,6 +103,17 @@ function M.main(argv)
     end
   end
   local ctx = { call = call }
+  -- Every item of a paginated call (client:each, client:each_work), at
+  -- most limit of them (nil: all); an API failure ends the tool.
+  function ctx.collect(method, limit, ...)
+    local items = {}
+    for item, err in call(method, ctx.client, ...) do
+      if not item then output.api_failure(err) end
+      items[#items + 1] = item
+      if limit and #items >= limit then break end
+    end
+    return items
+  end
   if not spec.offline then
     local ok, client = pcall(environments.new)
     if not ok then output.fail(output.EXIT_CONFIG, (tostring(client):gsub("^[^\n]-:%d+: ", ""))) end

@@ -78,12 +78,7 @@ function commands.list.run(ctx, flags)
   local limit = flags.limit and args.whole("list", "limit", flags.limit, 1)
   local params = { include_archived = flags["include-archived"] or nil,
                    limit = limit and math.min(limit, 1000) or 100 }
-  local envs = {}
-  for env, err in ctx.call(ctx.client.each, ctx.client, params) do
-    if not env then output.api_failure(err) end
-    envs[#envs + 1] = env
-    if limit and #envs >= limit then break end
-  end
+  local envs = ctx.collect(ctx.client.each, limit, params)
   if flags.json then
     local out = environments.array()
     for i, env in ipairs(envs) do out[i] = schema.mark_arrays(env) end

@@ -155,12 +155,8 @@ end
 commands["work list"] = spec(QUEUE, { limit = "value" })
 commands["work list"].run = function(ctx, flags, ids)
   local limit = whole("work list", flags, "limit", 1)
-  local items = {}
-  for item, err in ctx.call(ctx.client.each_work, ctx.client, ids[1], { limit = limit and math.min(limit, 1000) or 100 }) do
-    if not item then output.api_failure(err) end
-    items[#items + 1] = item
-    if limit and #items >= limit then break end
-  end
+  local items = ctx.collect(ctx.client.each_work, limit, ids[1],
+    { limit = limit and math.min(limit, 1000) or 100 })
   if flags.json then
     local out = environments.array()
     for i, item in ipairs(items) do out[i] = work.plain(item) end
