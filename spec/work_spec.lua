@@ -114,7 +114,7 @@ describe("the work queue", function()
         assert.are_not.equal(SECRET, v)
       end
       -- the plain copy, for printing it on purpose
-      local plain = require("anthropic.environments.work").plain(item)
+      local plain = require("anthropic.environments.work_calls").plain(item)
       assert.are.equal(SECRET, plain.secret)
       assert.is_nil(getmetatable(plain))
     end)

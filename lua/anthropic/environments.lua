@@ -18,9 +18,9 @@ local errors = require "anthropic.environments.errors"
 local schema = require "anthropic.environments.schema"
 local time = require "anthropic.environments.time"
 local call = require "anthropic.environments.call"
-local Client = require "anthropic.environments.resource"
-local work = require "anthropic.environments.work"   -- the work-queue calls
-require "anthropic.environments.worker"              -- client:work_lease
+local Client = require "anthropic.environments.environment_calls"
+local work = require "anthropic.environments.work_calls"   -- the work-queue calls
+require "anthropic.environments.lease"              -- client:work_lease
 check.internal()
 
 local type = type
@@ -115,7 +115,7 @@ function M.each(params, opts)
   return M.default_client():each(params, opts)
 end
 
--- environments.work_poll, work_ack, ..., each_work, is_work_item (work.lua).
+-- environments.work_poll, work_ack, ..., each_work, is_work_item (work_calls.lua).
 work.install(M)
 
 ---------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 -- anthropic.environments.batch: client:many, which runs any list of calls
--- on the scheduler (many.lua) with up to `concurrency` in flight, and
+-- on the scheduler (scheduler.lua) with up to `concurrency` in flight, and
 -- client:archive_many, its short form. Every entry is checked, and its
 -- request prepared, before the first one starts: a mistake anywhere in the
 -- list raises before anything is sent.
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local client = require "anthropic.environments.client"
-local many = require "anthropic.environments.many"
+local many = require "anthropic.environments.scheduler"
 local call = require "anthropic.environments.call"
 check.internal()
 

@@ -4,6 +4,7 @@
 -- (retry_at) that poll() honours, never a sleep.
 local core = require "anthropic.environments.core"
 local errors = require "anthropic.environments.errors"
+local answer = require "anthropic.environments.answer"
 local headers = require "anthropic.environments.headers"
 local retry = require "anthropic.environments.retry"
 local runtime = require "anthropic.environments.runtime"
@@ -97,12 +98,12 @@ local function finish_attempt(call, p)
   -- status, headers, body, decoded value or nil, decode error
   -- or  nil, kind, message, status seen (0 if none)
   -- (the headers of a 2xx may come as their raw block when nothing here
-  -- reads them: errors.headers makes the table when an error needs it)
+  -- reads them: answer.headers makes the table when an error needs it)
   local status, r2, r3, r4, r5 = p.request:result(true, not (p.logger or p.with_response))
   p.request = nil
   local value, err
   if status then
-    value, err = (p.interpret or errors.interpret)(status, r2, r3, r4, r5)
+    value, err = (p.interpret or answer.interpret)(status, r2, r3, r4, r5)
   else
     err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
   end
@@ -239,7 +240,7 @@ end
 -- once: a transport may then do the exchange in run(), without a thread of
 -- its own); with_response; and interpret(status, headers, body) -> value or
 -- nil, err, for calls whose answers are read otherwise than
--- errors.interpret does.
+-- answer.interpret does.
 function M.new(method, url, p)
   local call = setmetatable({ method = method, url = url, attempt = 0, done = false, value = nil, err = nil }, Call)
   private[call] = p

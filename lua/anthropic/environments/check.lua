@@ -1,7 +1,7 @@
 -- anthropic.environments.check: argument checks that raise at the caller's
 -- line. Programmer mistakes (a wrong type, an unknown option, an empty id)
 -- raise; nothing here is used for runtime failures, which are returned as
--- nil, err (see errors.lua).
+-- nil, err (see errors.lua, answer.lua).
 local type, error, format = type, error, string.format
 
 local M = {}

@@ -10,9 +10,9 @@ local M = {}
 
 -- The command modules, in the order their usage is shown.
 local MODULES = {
-  "anthropic.environments.cli.environments",
-  "anthropic.environments.cli.webhook",
-  "anthropic.environments.cli.work",
+  "anthropic.environments.cli.environment_commands",
+  "anthropic.environments.cli.webhook_commands",
+  "anthropic.environments.cli.work_commands",
 }
 
 local HEADER = [[

@@ -1,6 +1,6 @@
 -- anthropic.environments.client: a client holds one transport (its
 -- connections), its default options and its header lines. The calls
--- themselves are in resource.lua (environments) and run on call.lua.
+-- themselves are in environment_calls.lua (environments) and run on call.lua.
 local core = require "anthropic.environments.core"
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"

@@ -303,7 +303,7 @@ M.PACKAGE_MANAGERS = PACKAGE_MANAGERS
 M.environment_body = environment_body
 M.encode_body = encode_body
 M.list_query = list_query
--- The field checks, for the schemas of other resources (work.lua).
+-- The field checks, for the schemas of other resources (work_calls.lua).
 M.param_error, M.got, M.known, M.string, M.boolean, M.enum, M.string_array, M.table =
   param_error, got, check_known, check_string, check_boolean, check_enum, string_array, check_table
 M.metadata = check_metadata

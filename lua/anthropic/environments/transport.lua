@@ -1,5 +1,5 @@
 -- anthropic.environments.transport: the seam between the calls and the
--- network. The calls (call.lua, many.lua) decide everything: headers,
+-- network. The calls (call.lua, scheduler.lua) decide everything: headers,
 -- retries, timeouts, errors. A transport only moves bytes:
 --
 --   t = impl.new(config)        config: connect_timeout, stall_timeout,
@@ -16,7 +16,7 @@
 --                                  decoder's message; else it leaves both nil;
 --                                  with lazy, a 2xx's headers may come as
 --                                  their raw block, a string: see
---                                  errors.headers)
+--                                  answer.headers)
 --   req:cancel()                stops it; its connection is not reused
 --   t:drive(wait)               does ready work, waiting up to wait seconds;
 --                               -> the number of requests in flight
@@ -27,7 +27,7 @@
 --   t:wait_any(requests, wait)  (optional) yields until one of the array of
 --                               requests is done or wait seconds (nil: no
 --                               limit) pass. A transport that has it wakes
---                               its waiters itself: call.lua and many.lua
+--                               its waiters itself: call.lua and scheduler.lua
 --                               wait through it instead of polling.
 --
 -- headers is a table of lower-case names to values; kind is one of

@@ -12,7 +12,7 @@
 -- the moment the last byte has arrived, and nothing polls.
 --
 -- The transport only moves bytes: statuses, retries and errors are decided
--- by call.lua and errors.lua, as for the libcurl transport.
+-- by call.lua and answer.lua, as for the libcurl transport.
 local core = require "anthropic.environments.core"
 local wire = require "anthropic.environments.transport.ngx_wire"
 

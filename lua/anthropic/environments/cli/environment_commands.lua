@@ -1,4 +1,4 @@
--- anthropic.environments.cli.environments: the commands over environments:
+-- anthropic.environments.cli.environment_commands: the commands over environments:
 -- list, get, create, update, archive and delete.
 local environments = require "anthropic.environments"
 local schema = require "anthropic.environments.schema"

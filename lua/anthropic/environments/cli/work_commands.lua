@@ -1,9 +1,9 @@
--- anthropic.environments.cli.work: the commands over the work queue of a
+-- anthropic.environments.cli.work_commands: the commands over the work queue of a
 -- self-hosted environment: work poll, ack, heartbeat, stop, get, list and
 -- stats. A work item's secret is a credential: the readable output never
 -- prints it; --json gives the API's answer, secret included.
 local environments = require "anthropic.environments"
-local work = require "anthropic.environments.work"
+local work = require "anthropic.environments.work_calls"
 local output = require "anthropic.environments.cli.output"
 local args = require "anthropic.environments.cli.args"
 

@@ -1,4 +1,4 @@
--- anthropic.environments.resource: the calls of the environments resource,
+-- anthropic.environments.environment_calls: the calls of the environments resource,
 -- as methods of the client. Each call has a blocking form and an _async
 -- form (client.define): archive, create, retrieve, update, delete and list;
 -- then each (every environment, page after page). archive_many and many
@@ -6,7 +6,7 @@
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local schema = require "anthropic.environments.schema"
-local errors = require "anthropic.environments.errors"
+local answer = require "anthropic.environments.answer"
 local client = require "anthropic.environments.client"
 local pages = require "anthropic.environments.pages"
 local core = require "anthropic.environments.core"
@@ -61,7 +61,7 @@ end)
 define("list", function(_, where, params, opts)
   local query = schema.list_query(where, params)
   return "GET", "/v1/environments" .. query, nil, options.check(where, opts, CALL)
-end, errors.interpret_page)
+end, answer.interpret_page)
 
 --- client:each([params [, opts]]) -> iterator over every environment, page
 -- after page (fetched when needed). On a failure it gives false, err once

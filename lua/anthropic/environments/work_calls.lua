@@ -1,4 +1,4 @@
--- anthropic.environments.work: the work queue of a self-hosted
+-- anthropic.environments.work_calls: the work queue of a self-hosted
 -- environment, as methods of the client (each with an _async form, from
 -- client.define): work_poll, work_ack, work_heartbeat, work_stop,
 -- work_retrieve, work_update, work_list, work_stats; then each_work.
@@ -11,6 +11,7 @@ local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local schema = require "anthropic.environments.schema"
 local errors = require "anthropic.environments.errors"
+local answer = require "anthropic.environments.answer"
 local pages = require "anthropic.environments.pages"
 local client = require "anthropic.environments.client"
 check.internal()
@@ -77,7 +78,7 @@ end
 ---------------------------------------------------------------------------
 
 local function interpret_item(status, headers, body, decoded, decode_err)
-  local value, err = errors.interpret(status, headers, body, decoded, decode_err)
+  local value, err = answer.interpret(status, headers, body, decoded, decode_err)
   if value == nil then return nil, err end
   return item(value)
 end
@@ -88,13 +89,13 @@ local function interpret_poll(status, headers, body, decoded, decode_err)
   if status >= 200 and status < 300 and (status == 204 or body:find("^%s*$") or body:find("^%s*null%s*$")) then
     return false
   end
-  local value, err = errors.interpret(status, headers, body, decoded, decode_err)
+  local value, err = answer.interpret(status, headers, body, decoded, decode_err)
   if value == nil then
     if status >= 200 and status < 300 then err.body = nil end
     return nil, err
   end
   if type(value.id) ~= "string" or value.id == "" then
-    headers = errors.headers(headers)
+    headers = answer.headers(headers)
     return nil, errors.new("decode", { status = status, headers = headers, request_id = headers["request-id"],
       message = "a work item without an 'id'" })
   end
@@ -102,7 +103,7 @@ local function interpret_poll(status, headers, body, decoded, decode_err)
 end
 
 local function interpret_page(status, headers, body, decoded, decode_err)
-  local page, err = errors.interpret_page(status, headers, body, decoded, decode_err)
+  local page, err = answer.interpret_page(status, headers, body, decoded, decode_err)
   if not page then return nil, err end
   for i = 1, #page.data do item(page.data[i]) end
   return page

@@ -1,4 +1,4 @@
--- anthropic.environments.many: runs a list of calls with up to
+-- anthropic.environments.scheduler: runs a list of calls with up to
 -- `concurrency` in flight on one client's transport, each with its own
 -- retries, and gathers their results. archive_many is its short form.
 local core = require "anthropic.environments.core"

@@ -1,4 +1,4 @@
--- anthropic.environments.cli.webhook: `webhook verify`, which checks a
+-- anthropic.environments.cli.webhook_commands: `webhook verify`, which checks a
 -- saved webhook delivery (its headers and its raw body) with the signing
 -- key, offline: no API client, no API credentials.
 local webhook = require "anthropic.environments.webhook"

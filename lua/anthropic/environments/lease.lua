@@ -1,4 +1,4 @@
--- anthropic.environments.worker: the lease a worker holds on a work item
+-- anthropic.environments.lease: the lease a worker holds on a work item
 -- while it runs it (client:work_lease). It acknowledges the item, claims the
 -- lease with a first heartbeat expecting NO_HEARTBEAT, then heartbeats on
 -- the async calls, echoing the server's previous last_heartbeat, every
@@ -18,7 +18,7 @@ local options = require "anthropic.environments.options"
 local errors = require "anthropic.environments.errors"
 local runtime = require "anthropic.environments.runtime"
 local client = require "anthropic.environments.client"
-local work = require "anthropic.environments.work"
+local work = require "anthropic.environments.work_calls"
 check.internal()
 
 local type, next, tostring, setmetatable, format, min, max =
