@@ -88,6 +88,20 @@ describe("core.http_response", function()
     assert.is_true(p:reusable())
   end)
 
+  it("does not reuse a connection after a 1xx, 204 or 304 that announced a body", function()
+    for _, head in ipairs {
+      "HTTP/1.1 204 No Content\r\nContent-Length: 20\r\n\r\n",
+      "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    } do
+      local r, p = parse(head)
+      assert.are.equal("done", r[1], head)
+      assert.is_false(p:reusable(), head)
+    end
+    local _, p = parse("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    assert.is_true(p:reusable(), "a length of 0 announces nothing")
+  end)
+
   it("refuses a body over max_body, from its Content-Length or as it grows", function()
     local r = parse("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", 10)
     assert.are.same({ nil, "decode", "response body larger than the limit of 10 bytes" }, r)
@@ -100,15 +114,34 @@ describe("core.http_response", function()
     assert.are.equal("done", parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0)[1])
   end)
 
-  it("bounds a header line and the header block", function()
+  it("bounds a header line and the header block as libcurl's transport does (64 KiB, a decode error)", function()
     local r = parse("HTTP/1.1 200 OK\r\nX-Big: " .. ("a"):rep(70000) .. "\r\n\r\n")
-    assert.are.same({ nil, "connection", "a header line of the answer is too long" }, r)
+    assert.are.same({ nil, "decode", "response headers over 65536 bytes" }, r)
     local many = {}
-    for i = 1, 6000 do many[i] = "X-" .. i .. ": " .. ("v"):rep(40) end
+    for i = 1, 1600 do many[i] = "X-" .. i .. ": " .. ("v"):rep(40) end
     r = parse("HTTP/1.1 200 OK\r\n" .. table.concat(many, "\r\n") .. "\r\n\r\n")
-    assert.are.same({ nil, "connection", "the answer's header block is too large" }, r)
+    assert.are.same({ nil, "decode", "response headers over 65536 bytes" }, r)
+    -- Just under: read in full.
+    local head = "HTTP/1.1 200 OK\r\nX-Fill: " .. ("v"):rep(65536 - 17 - 8 - 4) .. "\r\n\r\n"
+    assert.are.equal(65536, #head)
+    assert.are.equal("done", parse(head, nil, nil, true)[1])
+    assert.are.same({ nil, "decode", "response headers over 65536 bytes" },
+      parse(head:sub(1, -3) .. "X\r\n\r\n"))
     r = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" .. ("x"):rep(70000) .. "\r\n")
     assert.are.same({ nil, "connection", "a chunk-size line of the answer is too long" }, r)
+  end)
+
+  it("joins a header repeated thousands of times, in order", function()
+    local lines = {}
+    for i = 1, 7000 do lines[i] = "X-R: " .. (i % 10) end
+    local r, p = parse("HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\nx-r: end\r\nContent-Length: 0\r\n\r\n")
+    assert.are.equal("done", r[1])
+    local _, headers = p:result()
+    local values = {}
+    for i = 1, 7000 do values[i] = tostring(i % 10) end
+    values[#values + 1] = "end"
+    assert.are.equal(table.concat(values, ", "), headers["x-r"])
+    assert.are.equal("0", headers["content-length"])
   end)
 
   it("refuses what is not an HTTP/1 answer", function()

@@ -228,28 +228,70 @@ static const char *const method_names[] = {"GET", "POST", "DELETE", NULL};
 static const transport_method_t method_values[] = {METHOD_GET, METHOD_POST, METHOD_DELETE};
 
 /* Pushes the answer's headers as a table: lower-case names, repeated
- * headers joined with ", " as HTTP allows. */
+ * headers joined with ", " as HTTP allows. A repeated header's values are
+ * gathered in a list first and joined once at the end: a hostile answer
+ * that repeats one header thousands of times costs one pass, not a
+ * concatenation per repeat. */
 void push_header_table(lua_State *L, const char *block, size_t len) {
     size_t pos = 0, name_len, value_len, i;
     const char *name, *value;
     char lower[256];
+    int t, parts = 0;
     lua_createtable(L, 0, 8);   /* sized for a usual answer: no rehash */
+    t = lua_gettop(L);
     while (transport_next_header(block, len, &pos, &name, &name_len, &value, &value_len)) {
         if (name_len >= sizeof lower) continue;
         for (i = 0; i < name_len; i++) lower[i] = (char)tolower((unsigned char)name[i]);
         lua_pushlstring(L, lower, name_len);
         lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
+        lua_rawget(L, t);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             lua_pushlstring(L, value, value_len);
-        } else {
-            lua_pushliteral(L, ", ");
-            lua_pushlstring(L, value, value_len);
-            lua_concat(L, 3);
+            lua_rawset(L, t);
+            continue;
         }
-        lua_rawset(L, -3);
+        lua_pop(L, 2);
+        if (parts == 0) {                       /* name -> { value, ... } */
+            lua_newtable(L);
+            parts = lua_gettop(L);
+        }
+        lua_pushlstring(L, lower, name_len);    /* name */
+        lua_pushvalue(L, -1);
+        lua_rawget(L, parts);                   /* name, list or nil */
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_createtable(L, 4, 0);           /* name, list */
+            lua_pushvalue(L, -2);
+            lua_rawget(L, t);
+            lua_rawseti(L, -2, 1);              /* the first value */
+            lua_pushvalue(L, -2);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, parts);
+        }
+        lua_pushlstring(L, value, value_len);
+        lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+        lua_pop(L, 2);
     }
+    if (parts == 0) return;
+    lua_pushnil(L);
+    while (lua_next(L, parts) != 0) {           /* name, list */
+        luaL_Buffer b;
+        int list = lua_gettop(L);
+        int n = (int)lua_rawlen(L, list), k;
+        luaL_buffinit(L, &b);
+        for (k = 1; k <= n; k++) {
+            if (k > 1) luaL_addlstring(&b, ", ", 2);
+            lua_rawgeti(L, list, k);
+            luaL_addvalue(&b);
+        }
+        luaL_pushresult(&b);                    /* name, list, joined */
+        lua_pushvalue(L, list - 1);
+        lua_insert(L, -2);
+        lua_rawset(L, t);                       /* name, list */
+        lua_pop(L, 1);
+    }
+    lua_remove(L, parts);
 }
 
 /* core.header_table(block) -> the table of a header block that

@@ -35,6 +35,12 @@ static hr_status_t too_large(http_response_t *r) {
     return fail(r, HR_TOO_LARGE, message);
 }
 
+static hr_status_t headers_too_large(http_response_t *r) {
+    char message[sizeof r->message];
+    snprintf(message, sizeof message, "response headers over %lu bytes", (unsigned long)r->limits.max_head);
+    return fail(r, HR_TOO_LARGE, message);
+}
+
 void http_response_init(http_response_t *r, const hr_limits_t *limits) {
     memset(r, 0, sizeof *r);
     r->limits = *limits;
@@ -165,6 +171,12 @@ static hr_status_t end_of_head(http_response_t *r) {
     int coded = r->coded;
     r->coded = 0;
     r->head_bytes = 0;
+    /* An answer without a body that announced one: its bytes may come late
+     * and be read as the next exchange's answer. */
+    if ((r->status < 200 || r->status == 204 || r->status == 304) &&
+        (coded || (r->has_length && r->length > 0))) {
+        r->ambiguous = 1;
+    }
     if (r->status < 200) {
         if (r->status == 101) return fail(r, HR_ERROR, "the server switched protocols (101)");
         r->state = S_STATUS;                                    /* 1xx: the answer follows */
@@ -258,16 +270,19 @@ static size_t take_line(http_response_t *r, const char *data, size_t len) {
     const char *lf = memchr(data, '\n', len);
     size_t n = lf ? (size_t)(lf - data) + 1 : len;
     int counts = r->state == S_STATUS || r->state == S_HEADER || r->state == S_TRAILER;
-    if (n > r->limits.max_line - r->line.len) {
-        fail(r, HR_ERROR, counts ? "a header line of the answer is too long" : "a chunk-size line of the answer is too long");
-        return n;
-    }
     if (counts) {
+        /* As libcurl's transport: the head (status line and headers, and
+         * the trailers apart) is bounded as a whole, a kind of "too large". */
         if (n > r->limits.max_head - r->head_bytes) {
-            fail(r, HR_ERROR, "the answer's header block is too large");
+            headers_too_large(r);
             return n;
         }
         r->head_bytes += n;
+    }
+    if (n > r->limits.max_line - r->line.len) {
+        if (counts) headers_too_large(r);
+        else fail(r, HR_ERROR, "a chunk-size line of the answer is too long");
+        return n;
     }
     if (buffer_append(&r->line, data, n) != 0) {
         fail(r, HR_NO_MEMORY, "out of memory reading the answer");
@@ -359,7 +374,7 @@ size_t http_response_want(const http_response_t *r, size_t cap) {
 }
 
 int http_response_reusable(const http_response_t *r) {
-    return r->state == S_DONE && r->keep_alive && !r->extra;
+    return r->state == S_DONE && r->keep_alive && !r->extra && !r->ambiguous;
 }
 
 int http_response_next_header(const http_response_t *r, size_t *pos,
