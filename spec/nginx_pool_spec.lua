@@ -151,4 +151,19 @@ describe("the cosocket transport under load and faults", function()
     assert.are.equal(curl.message, ngx_.message)
     assert.is_true(ngx_.took < 2, "took " .. ngx_.took .. " s")
   end)
+
+  it("timeouts over nginx's range (2^31 ms, about 24.8 days) are clamped, as libcurl does", function()
+    local r = results([[
+      local environments = require "anthropic.environments"
+      local c = environments.new { base_url = ctx.tls, api_key = "sk-long-0123456789", max_retries = 0,
+        transport = "ngx", timeout = 30 * 86400, connect_timeout = 1e9, stall_timeout = 2147484 }
+      local a, ea = c:archive(ctx.id)
+      local b, eb = c:retrieve(ctx.id, { timeout = 1e9 })
+      return a, ea, b, eb
+    ]])
+    assert.is_nil(r[2], r[2] and r[2].message)
+    assert.are.equal("env_011CZkZ9X2dpNyB7HsEFoRfW", r[1].id)
+    assert.is_nil(r[4], r[4] and r[4].message)
+    assert.are.equal("env_011CZkZ9X2dpNyB7HsEFoRfW", r[3].id)
+  end)
 end)

@@ -67,7 +67,7 @@ local function failure(req, what, err)
       return "timeout", format("Connection timed out after %d milliseconds", elapsed)
     end
     return "timeout", format("no data sent or received for %d ms (stall_timeout)",
-      floor(t.config.stall_timeout * 1000 + 0.5))
+      min(floor(t.config.stall_timeout * 1000 + 0.5), MAX_MS))
   end
   return "connection", wire.explain(what, err, req.url)
 end
