@@ -166,4 +166,29 @@ describe("the cosocket transport under load and faults", function()
     assert.is_nil(r[4], r[4] and r[4].message)
     assert.are.equal("env_011CZkZ9X2dpNyB7HsEFoRfW", r[3].id)
   end)
+  it("a connection or TLS session verified in one location is not reused in one of other trust", function()
+    local call = [[
+      local environments = require "anthropic.environments"
+      local key = ...
+      local c = environments.new { base_url = ctx.tls, api_key = key, max_retries = 0, transport = "ngx" }
+      return c:archive(ctx.id)
+    ]]
+    local function run(location, key)
+      return results("return (function(...) " .. call .. " end)('" .. key .. "')", location)
+    end
+    -- Trusted here: a kept-alive connection and a session to resume.
+    local r = run("/run", "sk-trust-a-0123456789")
+    assert.are.equal("env_011CZkZ9X2dpNyB7HsEFoRfW", r[1] and r[1].id, r[2] and r[2].message)
+    -- The same credentials (the kept-alive connection), then others (the
+    -- session only): both verified anew, and refused.
+    for _, key in ipairs { "sk-trust-a-0123456789", "sk-trust-b-0123456789" } do
+      r = run("/run-other-trust", key)
+      assert.is_nil(r[1], "reached the server from a location that does not trust it")
+      assert.are.equal("connection", r[2].kind)
+      assert.matches("TLS", r[2].message)
+    end
+    -- And back in the first location, still trusted.
+    r = run("/run", "sk-trust-b-0123456789")
+    assert.are.equal("env_011CZkZ9X2dpNyB7HsEFoRfW", r[1] and r[1].id, r[2] and r[2].message)
+  end)
 end)
