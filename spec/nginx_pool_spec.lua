@@ -55,19 +55,21 @@ describe("the cosocket transport under load and faults", function()
     return
   end
 
-  local server, tls_api, ctx, other_ca
+  local server, api, tls_api, ctx, other_ca
 
   setup(function()
+    api = fake.start()
     tls_api = fake.start { tls = true }
     other_ca = os.tmpname()
     assert(os.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other -keyout /dev/null -out "
       .. hosts.shell_quote(other_ca) .. " >/dev/null 2>&1"))
     local conf = CONF:gsub("@ROOT@", hosts.ROOT):gsub("@CA@", tls_api.ca_file):gsub("@OTHER_CA@", other_ca)
     server = nginx.start { conf = conf }
-    ctx = { upstream = "http://127.0.0.1:" .. server.port, tls = tls_api.url, id = "env_011CZkZ9X2dpNyB7HsEFoRfW" }
+    ctx = { upstream = "http://127.0.0.1:" .. server.port, api = api.url, tls = tls_api.url, id = "env_011CZkZ9X2dpNyB7HsEFoRfW" }
   end)
   teardown(function()
     if server then server:stop() end
+    api:stop()
     tls_api:stop()
     os.remove(other_ca)
   end)
@@ -190,5 +192,47 @@ describe("the cosocket transport under load and faults", function()
     -- And back in the first location, still trusted.
     r = run("/run", "sk-trust-b-0123456789")
     assert.are.equal("env_011CZkZ9X2dpNyB7HsEFoRfW", r[1] and r[1].id, r[2] and r[2].message)
+  end)
+  it("a call where the handler cannot yield (a string.gsub callback, a table.sort comparator) runs on libcurl", function()
+    local r = results([[
+      local environments = require "anthropic.environments"
+      local c = environments.new { base_url = ctx.api, api_key = "sk-noyield-0123456789", max_retries = 1,
+        sleep = function() end }
+      local out = {}
+      local ok, raised = pcall(function()
+        ("x"):gsub("x", function()
+          local v, err = c:archive(ctx.id)
+          out.gsub = { id = v and v.id, err = err and err.message, transport = err and err.transport }
+        end)
+        local list = { 2, 1 }
+        table.sort(list, function(a, b)
+          if not out.sort then
+            local v, err = c:retrieve(ctx.id)
+            out.sort = { id = v and v.id, err = err and err.message }
+          end
+          return a < b
+        end)
+      end)
+      out.raised = not ok and tostring(raised) or nil
+      -- Where it can yield again: cosockets.
+      local v = c:archive(ctx.id)
+      out.after = v and v.id
+      -- Forced onto cosockets: a clear error at the caller's line.
+      local forced = environments.new { base_url = ctx.api, api_key = "sk-noyield-0123456789", transport = "ngx" }
+      local x = "x"
+      x:gsub("x", function()
+        local okf, e = pcall(forced.archive, forced, ctx.id)
+        out.forced = not okf and tostring(e) or "no error"
+      end)
+      return out
+    ]])
+    local out = r[1]
+    assert.is_nil(out.raised)
+    assert.are.same({ id = "env_011CZkZ9X2dpNyB7HsEFoRfW" }, out.gsub)
+    assert.are.same({ id = "env_011CZkZ9X2dpNyB7HsEFoRfW" }, out.sort)
+    assert.are.equal("env_011CZkZ9X2dpNyB7HsEFoRfW", out.after)
+    assert.matches("cannot yield", out.forced)
+    local reqs = api:requests()
+    assert.are.equal(3, #reqs)
   end)
 end)

@@ -633,6 +633,28 @@ static int core_sleep(lua_State *L) {
     return 0;
 }
 
+/* core.yieldable() -> whether the calling code could yield (false inside a
+ * string.gsub callback or a table.sort comparator), for nginx, whose
+ * coroutine table hides LuaJIT's coroutine.isyieldable; nil where the
+ * runtime cannot tell (Lua 5.1 and 5.2, a LuaJIT without lua_isyieldable).
+ * A C function runs in its caller's C frame: the answer is the caller's. */
+#if LUA_VERSION_NUM >= 503
+#define HAVE_ISYIELDABLE 1
+#elif defined(__GNUC__) && !defined(_WIN32)
+/* LuaJIT 2.1 has it under 5.1's API; PUC Lua 5.1 and 5.2 do not: a weak
+ * reference, NULL where the host lacks it. */
+extern int lua_isyieldable(lua_State *L) __attribute__((weak));
+#define HAVE_ISYIELDABLE (lua_isyieldable != NULL)
+#else
+#define HAVE_ISYIELDABLE 0
+#define lua_isyieldable(L) 0
+#endif
+static int core_yieldable(lua_State *L) {
+    if (!HAVE_ISYIELDABLE) return 0;
+    lua_pushboolean(L, lua_isyieldable(L));
+    return 1;
+}
+
 /* core.now(): monotonic seconds, for elapsed times and deadlines. */
 static int core_now(lua_State *L) {
     lua_pushnumber(L, (lua_Number)transport_now());
@@ -685,6 +707,7 @@ static const luaL_Reg core_functions[] = {
     {"header_table", core_header_table},
     {"sleep", core_sleep},
     {"now", core_now},
+    {"yieldable", core_yieldable},
     {"webhook_verify", webhook_lua_verify},
     {"http_response", http_response_lua_new},
     {NULL, NULL}
