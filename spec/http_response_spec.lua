@@ -169,6 +169,89 @@ describe("core.http_response", function()
       parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", nil, nil, true))
   end)
 
+  describe("agrees with libcurl's transport on the same raw answer", function()
+    local socket = require "socket"
+    local cc = require "spec.support.core_client"
+
+    -- What the core's libcurl transport makes of `raw`, served once on
+    -- loopback (the request read, the answer written, the connection
+    -- closed): status, body  or  nil, kind, message.
+    local function curl_verdict(raw)
+      local server = assert(socket.bind("127.0.0.1", 0))
+      server:settimeout(0)
+      local _, port = server:getsockname()
+      local client = cc.new(nil, { stall_timeout = 5 })
+      local req = assert(client:start("GET", "http://127.0.0.1:" .. port .. "/v1/x", cc.HEADERS, nil, 5))
+      local conn, got, sent = nil, "", false
+      local deadline = socket.gettime() + 10
+      while not client:run(req, 0.005) do
+        assert(socket.gettime() < deadline, "libcurl did not end")
+        if not conn then
+          conn = server:accept()
+          if conn then conn:settimeout(0) end
+        end
+        if conn and not sent then
+          local data, err, partial = conn:receive(4096)
+          got = got .. (data or partial or "")
+          if got:find("\r\n\r\n", 1, true) then
+            conn:settimeout(5)
+            assert(conn:send(raw))
+            conn:shutdown("send")
+            sent = true
+          end
+          assert(err ~= "closed" or sent, "libcurl closed before its request was read")
+        end
+      end
+      if conn then conn:close() end
+      server:close()
+      local status, headers_or_kind, body_or_message = req:result()
+      client:close()
+      if not status then return nil, headers_or_kind, body_or_message end
+      return status, body_or_message
+    end
+
+    local function parser_verdict(raw)
+      local r, p = parse(raw, nil, nil, true)
+      if r[1] ~= "done" then return nil, r[2], r[3] end
+      local status, _, body = p:result()
+      return status, body
+    end
+
+    local function same(raw)
+      local a = { parser_verdict(raw) }
+      local b = { curl_verdict(raw) }
+      if b[1] then
+        assert.are.same({ b[1], b[2] }, { a[1], a[2] }, raw)
+      else
+        assert.is_nil(a[1], raw)
+        assert.are.equal(b[2], a[2], raw .. " (libcurl: " .. tostring(b[3]) .. ", parser: " .. tostring(a[3]) .. ")")
+      end
+      return a
+    end
+
+    local CHUNKED = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    it("leading zeros in a chunk size", function()
+      assert.are.same({ 200, "hello" }, same(CHUNKED .. "0005\r\nhello\r\n0\r\n\r\n"))
+      assert.are.same({ 200, "hello" }, same(CHUNKED .. "0000000000000005\r\nhello\r\n0000\r\n\r\n"))
+      assert.are.same({ 200, "hello" }, same(CHUNKED .. "000000000000005;x=1\r\nhello\r\n0\r\n\r\n"))
+    end)
+
+    it("an empty Content-Length, first or second", function()
+      same("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: \r\n\r\nhello")
+      same("HTTP/1.1 200 OK\r\nContent-Length:\r\nContent-Length: 5\r\n\r\nhello")
+      same("HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nhello")
+    end)
+
+    it("repeated equal lengths, a 204 with a length, headers just under and over 64 KiB", function()
+      assert.are.same({ 200, "hello" }, same("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"))
+      assert.are.same({ 204, "" }, same("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"))
+      local head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Fill: "
+      same(head .. ("v"):rep(60000) .. "\r\n\r\n{}")
+      same(head .. ("v"):rep(70000) .. "\r\n\r\n{}")
+    end)
+  end)
+
   it("raises for result() before the answer is complete", function()
     local p = core.http_response(10)
     p:feed("HTTP/1.1 200 OK\r\n")

@@ -235,4 +235,71 @@ describe("the cosocket transport under load and faults", function()
     local reqs = api:requests()
     assert.are.equal(3, #reqs)
   end)
+  it("under load mixed with every fault: no hang, no cross-talk, flat memory across rounds", function()
+    local r = results([[
+      local environments = require "anthropic.environments"
+      local threads, rounds = 300, 6
+      local keys = { "sk-tenant-a-0123456789", "sk-tenant-b-9876543210" }
+      local clients = {}
+      for i, key in ipairs(keys) do
+        clients[i] = environments.new { base_url = ctx.upstream, api_key = key, max_retries = 0,
+          transport = "ngx", timeout = 10 }
+      end
+      local tls = environments.new { base_url = ctx.tls, api_key = "sk-tls-0123456789", max_retries = 0,
+        transport = "ngx" }
+      local out = { ok = 0, crossed = 0, kinds = {}, memory = {} }
+      local function note(err)
+        out.kinds[err.kind] = (out.kinds[err.kind] or 0) + 1
+      end
+      local function worker(i)
+        local pick = i % 10
+        local n = i % 2 + 1
+        local c = clients[n]
+        if pick == 0 then
+          local v, err = c:retrieve("env_headers")
+          if v or err.kind ~= "decode" then out.crossed = out.crossed + 1 end
+        elseif pick == 1 then
+          local v, err = c:retrieve("env_stall", { timeout = 0.05 })
+          if v or err.kind ~= "timeout" then out.crossed = out.crossed + 1 end
+        elseif pick == 2 then
+          local v, err = tls:archive(ctx.id)
+          if v then out.ok = out.ok + 1 else note(err) end
+        elseif pick == 3 then
+          local s = "x"
+          s:gsub("x", function()
+            local v, err = tls:retrieve(ctx.id)
+            if v then out.ok = out.ok + 1 else note(err) end
+          end)
+        else
+          for _ = 1, 3 do
+            local v, err = c:retrieve("env_glitch")
+            if type(v) == "table" and v.name then
+              if v.name == keys[n] then out.ok = out.ok + 1 else out.crossed = out.crossed + 1 end
+            elseif err then
+              note(err)
+            end
+          end
+        end
+      end
+      for round = 1, rounds do
+        local list = {}
+        for i = 1, threads do list[i] = ngx.thread.spawn(worker, i) end
+        for i = 1, threads do ngx.thread.wait(list[i]) end
+        collectgarbage()
+        collectgarbage()
+        out.memory[round] = collectgarbage("count")
+      end
+      return out
+    ]], nil, 120)
+    local out = r[1]
+    local report = cjson.encode(out)
+    assert.are.equal(0, out.crossed, report)
+    assert.is_true(out.ok >= 6 * 300, report)
+    -- Flat memory: after the first rounds (caches, pools, sessions), the
+    -- heap does not grow with the rounds.
+    local settled = out.memory[2]
+    for round = 3, #out.memory do
+      assert.is_true(out.memory[round] < settled * 1.25 + 512, report)
+    end
+  end)
 end)

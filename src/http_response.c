@@ -103,10 +103,12 @@ static int on_coding(http_response_t *r, const char *s, size_t n) {
     return 0;
 }
 
-/* Content-Length: digits; a list of equal values counts as one. */
+/* Content-Length: digits; a list of equal values counts as one. An empty
+ * value is invalid wherever it comes (1*DIGIT), as libcurl has it. */
 static int on_length(http_response_t *r, const char *s, size_t n) {
     uint64_t v = 0;
     size_t i;
+    while (n > 1 && s[0] == '0') { s++; n--; }                   /* leading zeros */
     if (n > 18) return -1;
     for (i = 0; i < n; i++) {
         if (!is_digit((unsigned char)s[i])) return -1;
@@ -151,7 +153,11 @@ static hr_status_t header_line(http_response_t *r, const char *s, size_t n) {
     while (v < ve && is_ws((unsigned char)*v)) v++;
     while (ve > v && is_ws((unsigned char)ve[-1])) ve--;
     if (equals(s, name_len, "content-length")) {
-        if (each_element(r, v, (size_t)(ve - v), on_length) != 0 || !r->has_length) {
+        int had = r->has_length;
+        uint64_t had_length = r->length;
+        r->has_length = 0;
+        if (each_element(r, v, (size_t)(ve - v), on_length) != 0 || !r->has_length ||
+            (had && r->length != had_length)) {
             return fail(r, HR_ERROR, "invalid Content-Length in the answer");
         }
     } else if (equals(s, name_len, "transfer-encoding")) {
@@ -219,6 +225,13 @@ static hr_status_t chunk_size_line(http_response_t *r, const char *s, size_t n) 
     size_t i = 0, digits = 0;
     uint64_t size = 0;
     while (i < n && hex_value((unsigned char)s[i]) >= 0) {
+        /* Leading zeros are allowed (1*HEXDIG) and count for nothing. */
+        if (size == 0 && s[i] == '0') {
+            if (digits == 0) digits = 1;
+            i++;
+            continue;
+        }
+        if (size == 0) digits = 0;
         if (++digits > MAX_CHUNK_DIGITS) return fail(r, HR_ERROR, "chunk size too large in the answer");
         size = size * 16 + (uint64_t)hex_value((unsigned char)s[i]);
         i++;

@@ -7,7 +7,8 @@
 --   - "204": a 204 that announces a Content-Length, its body 2 ms later
 --     (itself a complete answer);
 --   - "headers": (path /v1/environments/env_headers) 40,000 repeated
---     header lines, to be refused as too large.
+--     header lines, to be refused as too large;
+--   - "stall": (path /v1/environments/env_stall) the answer 1 s late.
 local M = {}
 
 local count = 0
@@ -54,6 +55,9 @@ function M.serve()
     local n = M.served
     if path:find("env_headers", 1, true) then
       sock:send(hostile_headers())
+    elseif path:find("env_stall", 1, true) then
+      ngx.sleep(1)
+      sock:send(answer(key))
     elseif n % 20 == 0 then
       local late = answer(key)
       sock:send("HTTP/1.1 204 No Content\r\nContent-Length: " .. #late .. "\r\n\r\n")
