@@ -88,6 +88,20 @@ describe("core.http_response", function()
     assert.is_true(p:reusable())
   end)
 
+  it("does not reuse a connection after a 1xx, 204 or 304 that announced a body", function()
+    for _, head in ipairs {
+      "HTTP/1.1 204 No Content\r\nContent-Length: 20\r\n\r\n",
+      "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    } do
+      local r, p = parse(head)
+      assert.are.equal("done", r[1], head)
+      assert.is_false(p:reusable(), head)
+    end
+    local _, p = parse("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    assert.is_true(p:reusable(), "a length of 0 announces nothing")
+  end)
+
   it("refuses a body over max_body, from its Content-Length or as it grows", function()
     local r = parse("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", 10)
     assert.are.same({ nil, "decode", "response body larger than the limit of 10 bytes" }, r)
@@ -100,15 +114,34 @@ describe("core.http_response", function()
     assert.are.equal("done", parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0)[1])
   end)
 
-  it("bounds a header line and the header block", function()
+  it("bounds a header line and the header block as libcurl's transport does (64 KiB, a decode error)", function()
     local r = parse("HTTP/1.1 200 OK\r\nX-Big: " .. ("a"):rep(70000) .. "\r\n\r\n")
-    assert.are.same({ nil, "connection", "a header line of the answer is too long" }, r)
+    assert.are.same({ nil, "decode", "response headers over 65536 bytes" }, r)
     local many = {}
-    for i = 1, 6000 do many[i] = "X-" .. i .. ": " .. ("v"):rep(40) end
+    for i = 1, 1600 do many[i] = "X-" .. i .. ": " .. ("v"):rep(40) end
     r = parse("HTTP/1.1 200 OK\r\n" .. table.concat(many, "\r\n") .. "\r\n\r\n")
-    assert.are.same({ nil, "connection", "the answer's header block is too large" }, r)
+    assert.are.same({ nil, "decode", "response headers over 65536 bytes" }, r)
+    -- Just under: read in full.
+    local head = "HTTP/1.1 200 OK\r\nX-Fill: " .. ("v"):rep(65536 - 17 - 8 - 4) .. "\r\n\r\n"
+    assert.are.equal(65536, #head)
+    assert.are.equal("done", parse(head, nil, nil, true)[1])
+    assert.are.same({ nil, "decode", "response headers over 65536 bytes" },
+      parse(head:sub(1, -3) .. "X\r\n\r\n"))
     r = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" .. ("x"):rep(70000) .. "\r\n")
     assert.are.same({ nil, "connection", "a chunk-size line of the answer is too long" }, r)
+  end)
+
+  it("joins a header repeated thousands of times, in order", function()
+    local lines = {}
+    for i = 1, 7000 do lines[i] = "X-R: " .. (i % 10) end
+    local r, p = parse("HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\nx-r: end\r\nContent-Length: 0\r\n\r\n")
+    assert.are.equal("done", r[1])
+    local _, headers = p:result()
+    local values = {}
+    for i = 1, 7000 do values[i] = tostring(i % 10) end
+    values[#values + 1] = "end"
+    assert.are.equal(table.concat(values, ", "), headers["x-r"])
+    assert.are.equal("0", headers["content-length"])
   end)
 
   it("refuses what is not an HTTP/1 answer", function()
@@ -134,6 +167,89 @@ describe("core.http_response", function()
     assert.are.equal(200, p:status())
     assert.are.same({ nil, "connection", "the connection closed in the middle of a chunked body" },
       parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", nil, nil, true))
+  end)
+
+  describe("agrees with libcurl's transport on the same raw answer", function()
+    local socket = require "socket"
+    local cc = require "spec.support.core_client"
+
+    -- What the core's libcurl transport makes of `raw`, served once on
+    -- loopback (the request read, the answer written, the connection
+    -- closed): status, body  or  nil, kind, message.
+    local function curl_verdict(raw)
+      local server = assert(socket.bind("127.0.0.1", 0))
+      server:settimeout(0)
+      local _, port = server:getsockname()
+      local client = cc.new(nil, { stall_timeout = 5 })
+      local req = assert(client:start("GET", "http://127.0.0.1:" .. port .. "/v1/x", cc.HEADERS, nil, 5))
+      local conn, got, sent = nil, "", false
+      local deadline = socket.gettime() + 10
+      while not client:run(req, 0.005) do
+        assert(socket.gettime() < deadline, "libcurl did not end")
+        if not conn then
+          conn = server:accept()
+          if conn then conn:settimeout(0) end
+        end
+        if conn and not sent then
+          local data, err, partial = conn:receive(4096)
+          got = got .. (data or partial or "")
+          if got:find("\r\n\r\n", 1, true) then
+            conn:settimeout(5)
+            assert(conn:send(raw))
+            conn:shutdown("send")
+            sent = true
+          end
+          assert(err ~= "closed" or sent, "libcurl closed before its request was read")
+        end
+      end
+      if conn then conn:close() end
+      server:close()
+      local status, headers_or_kind, body_or_message = req:result()
+      client:close()
+      if not status then return nil, headers_or_kind, body_or_message end
+      return status, body_or_message
+    end
+
+    local function parser_verdict(raw)
+      local r, p = parse(raw, nil, nil, true)
+      if r[1] ~= "done" then return nil, r[2], r[3] end
+      local status, _, body = p:result()
+      return status, body
+    end
+
+    local function same(raw)
+      local a = { parser_verdict(raw) }
+      local b = { curl_verdict(raw) }
+      if b[1] then
+        assert.are.same({ b[1], b[2] }, { a[1], a[2] }, raw)
+      else
+        assert.is_nil(a[1], raw)
+        assert.are.equal(b[2], a[2], raw .. " (libcurl: " .. tostring(b[3]) .. ", parser: " .. tostring(a[3]) .. ")")
+      end
+      return a
+    end
+
+    local CHUNKED = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    it("leading zeros in a chunk size", function()
+      assert.are.same({ 200, "hello" }, same(CHUNKED .. "0005\r\nhello\r\n0\r\n\r\n"))
+      assert.are.same({ 200, "hello" }, same(CHUNKED .. "0000000000000005\r\nhello\r\n0000\r\n\r\n"))
+      assert.are.same({ 200, "hello" }, same(CHUNKED .. "000000000000005;x=1\r\nhello\r\n0\r\n\r\n"))
+    end)
+
+    it("an empty Content-Length, first or second", function()
+      same("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: \r\n\r\nhello")
+      same("HTTP/1.1 200 OK\r\nContent-Length:\r\nContent-Length: 5\r\n\r\nhello")
+      same("HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nhello")
+    end)
+
+    it("repeated equal lengths, a 204 with a length, headers just under and over 64 KiB", function()
+      assert.are.same({ 200, "hello" }, same("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"))
+      assert.are.same({ 204, "" }, same("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"))
+      local head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Fill: "
+      same(head .. ("v"):rep(60000) .. "\r\n\r\n{}")
+      same(head .. ("v"):rep(70000) .. "\r\n\r\n{}")
+    end)
   end)
 
   it("raises for result() before the answer is complete", function()

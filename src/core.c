@@ -228,28 +228,70 @@ static const char *const method_names[] = {"GET", "POST", "DELETE", NULL};
 static const transport_method_t method_values[] = {METHOD_GET, METHOD_POST, METHOD_DELETE};
 
 /* Pushes the answer's headers as a table: lower-case names, repeated
- * headers joined with ", " as HTTP allows. */
+ * headers joined with ", " as HTTP allows. A repeated header's values are
+ * gathered in a list first and joined once at the end: a hostile answer
+ * that repeats one header thousands of times costs one pass, not a
+ * concatenation per repeat. */
 void push_header_table(lua_State *L, const char *block, size_t len) {
     size_t pos = 0, name_len, value_len, i;
     const char *name, *value;
     char lower[256];
+    int t, parts = 0;
     lua_createtable(L, 0, 8);   /* sized for a usual answer: no rehash */
+    t = lua_gettop(L);
     while (transport_next_header(block, len, &pos, &name, &name_len, &value, &value_len)) {
         if (name_len >= sizeof lower) continue;
         for (i = 0; i < name_len; i++) lower[i] = (char)tolower((unsigned char)name[i]);
         lua_pushlstring(L, lower, name_len);
         lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
+        lua_rawget(L, t);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             lua_pushlstring(L, value, value_len);
-        } else {
-            lua_pushliteral(L, ", ");
-            lua_pushlstring(L, value, value_len);
-            lua_concat(L, 3);
+            lua_rawset(L, t);
+            continue;
         }
-        lua_rawset(L, -3);
+        lua_pop(L, 2);
+        if (parts == 0) {                       /* name -> { value, ... } */
+            lua_newtable(L);
+            parts = lua_gettop(L);
+        }
+        lua_pushlstring(L, lower, name_len);    /* name */
+        lua_pushvalue(L, -1);
+        lua_rawget(L, parts);                   /* name, list or nil */
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_createtable(L, 4, 0);           /* name, list */
+            lua_pushvalue(L, -2);
+            lua_rawget(L, t);
+            lua_rawseti(L, -2, 1);              /* the first value */
+            lua_pushvalue(L, -2);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, parts);
+        }
+        lua_pushlstring(L, value, value_len);
+        lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+        lua_pop(L, 2);
     }
+    if (parts == 0) return;
+    lua_pushnil(L);
+    while (lua_next(L, parts) != 0) {           /* name, list */
+        luaL_Buffer b;
+        int list = lua_gettop(L);
+        int n = (int)lua_rawlen(L, list), k;
+        luaL_buffinit(L, &b);
+        for (k = 1; k <= n; k++) {
+            if (k > 1) luaL_addlstring(&b, ", ", 2);
+            lua_rawgeti(L, list, k);
+            luaL_addvalue(&b);
+        }
+        luaL_pushresult(&b);                    /* name, list, joined */
+        lua_pushvalue(L, list - 1);
+        lua_insert(L, -2);
+        lua_rawset(L, t);                       /* name, list */
+        lua_pop(L, 1);
+    }
+    lua_remove(L, parts);
 }
 
 /* core.header_table(block) -> the table of a header block that
@@ -591,6 +633,28 @@ static int core_sleep(lua_State *L) {
     return 0;
 }
 
+/* core.yieldable() -> whether the calling code could yield (false inside a
+ * string.gsub callback or a table.sort comparator), for nginx, whose
+ * coroutine table hides LuaJIT's coroutine.isyieldable; nil where the
+ * runtime cannot tell (Lua 5.1 and 5.2, a LuaJIT without lua_isyieldable).
+ * A C function runs in its caller's C frame: the answer is the caller's. */
+#if LUA_VERSION_NUM >= 503
+#define HAVE_ISYIELDABLE 1
+#elif defined(__GNUC__) && !defined(_WIN32)
+/* LuaJIT 2.1 has it under 5.1's API; PUC Lua 5.1 and 5.2 do not: a weak
+ * reference, NULL where the host lacks it. */
+extern int lua_isyieldable(lua_State *L) __attribute__((weak));
+#define HAVE_ISYIELDABLE (lua_isyieldable != NULL)
+#else
+#define HAVE_ISYIELDABLE 0
+#define lua_isyieldable(L) 0
+#endif
+static int core_yieldable(lua_State *L) {
+    if (!HAVE_ISYIELDABLE) return 0;
+    lua_pushboolean(L, lua_isyieldable(L));
+    return 1;
+}
+
 /* core.now(): monotonic seconds, for elapsed times and deadlines. */
 static int core_now(lua_State *L) {
     lua_pushnumber(L, (lua_Number)transport_now());
@@ -643,6 +707,7 @@ static const luaL_Reg core_functions[] = {
     {"header_table", core_header_table},
     {"sleep", core_sleep},
     {"now", core_now},
+    {"yieldable", core_yieldable},
     {"webhook_verify", webhook_lua_verify},
     {"http_response", http_response_lua_new},
     {NULL, NULL}

@@ -35,6 +35,12 @@ static hr_status_t too_large(http_response_t *r) {
     return fail(r, HR_TOO_LARGE, message);
 }
 
+static hr_status_t headers_too_large(http_response_t *r) {
+    char message[sizeof r->message];
+    snprintf(message, sizeof message, "response headers over %lu bytes", (unsigned long)r->limits.max_head);
+    return fail(r, HR_TOO_LARGE, message);
+}
+
 void http_response_init(http_response_t *r, const hr_limits_t *limits) {
     memset(r, 0, sizeof *r);
     r->limits = *limits;
@@ -97,10 +103,12 @@ static int on_coding(http_response_t *r, const char *s, size_t n) {
     return 0;
 }
 
-/* Content-Length: digits; a list of equal values counts as one. */
+/* Content-Length: digits; a list of equal values counts as one. An empty
+ * value is invalid wherever it comes (1*DIGIT), as libcurl has it. */
 static int on_length(http_response_t *r, const char *s, size_t n) {
     uint64_t v = 0;
     size_t i;
+    while (n > 1 && s[0] == '0') { s++; n--; }                   /* leading zeros */
     if (n > 18) return -1;
     for (i = 0; i < n; i++) {
         if (!is_digit((unsigned char)s[i])) return -1;
@@ -145,7 +153,11 @@ static hr_status_t header_line(http_response_t *r, const char *s, size_t n) {
     while (v < ve && is_ws((unsigned char)*v)) v++;
     while (ve > v && is_ws((unsigned char)ve[-1])) ve--;
     if (equals(s, name_len, "content-length")) {
-        if (each_element(r, v, (size_t)(ve - v), on_length) != 0 || !r->has_length) {
+        int had = r->has_length;
+        uint64_t had_length = r->length;
+        r->has_length = 0;
+        if (each_element(r, v, (size_t)(ve - v), on_length) != 0 || !r->has_length ||
+            (had && r->length != had_length)) {
             return fail(r, HR_ERROR, "invalid Content-Length in the answer");
         }
     } else if (equals(s, name_len, "transfer-encoding")) {
@@ -165,6 +177,12 @@ static hr_status_t end_of_head(http_response_t *r) {
     int coded = r->coded;
     r->coded = 0;
     r->head_bytes = 0;
+    /* An answer without a body that announced one: its bytes may come late
+     * and be read as the next exchange's answer. */
+    if ((r->status < 200 || r->status == 204 || r->status == 304) &&
+        (coded || (r->has_length && r->length > 0))) {
+        r->ambiguous = 1;
+    }
     if (r->status < 200) {
         if (r->status == 101) return fail(r, HR_ERROR, "the server switched protocols (101)");
         r->state = S_STATUS;                                    /* 1xx: the answer follows */
@@ -207,6 +225,13 @@ static hr_status_t chunk_size_line(http_response_t *r, const char *s, size_t n) 
     size_t i = 0, digits = 0;
     uint64_t size = 0;
     while (i < n && hex_value((unsigned char)s[i]) >= 0) {
+        /* Leading zeros are allowed (1*HEXDIG) and count for nothing. */
+        if (size == 0 && s[i] == '0') {
+            if (digits == 0) digits = 1;
+            i++;
+            continue;
+        }
+        if (size == 0) digits = 0;
         if (++digits > MAX_CHUNK_DIGITS) return fail(r, HR_ERROR, "chunk size too large in the answer");
         size = size * 16 + (uint64_t)hex_value((unsigned char)s[i]);
         i++;
@@ -258,16 +283,19 @@ static size_t take_line(http_response_t *r, const char *data, size_t len) {
     const char *lf = memchr(data, '\n', len);
     size_t n = lf ? (size_t)(lf - data) + 1 : len;
     int counts = r->state == S_STATUS || r->state == S_HEADER || r->state == S_TRAILER;
-    if (n > r->limits.max_line - r->line.len) {
-        fail(r, HR_ERROR, counts ? "a header line of the answer is too long" : "a chunk-size line of the answer is too long");
-        return n;
-    }
     if (counts) {
+        /* As libcurl's transport: the head (status line and headers, and
+         * the trailers apart) is bounded as a whole, a kind of "too large". */
         if (n > r->limits.max_head - r->head_bytes) {
-            fail(r, HR_ERROR, "the answer's header block is too large");
+            headers_too_large(r);
             return n;
         }
         r->head_bytes += n;
+    }
+    if (n > r->limits.max_line - r->line.len) {
+        if (counts) headers_too_large(r);
+        else fail(r, HR_ERROR, "a chunk-size line of the answer is too long");
+        return n;
     }
     if (buffer_append(&r->line, data, n) != 0) {
         fail(r, HR_NO_MEMORY, "out of memory reading the answer");
@@ -359,7 +387,7 @@ size_t http_response_want(const http_response_t *r, size_t cap) {
 }
 
 int http_response_reusable(const http_response_t *r) {
-    return r->state == S_DONE && r->keep_alive && !r->extra;
+    return r->state == S_DONE && r->keep_alive && !r->extra && !r->ambiguous;
 }
 
 int http_response_next_header(const http_response_t *r, size_t *pos,

@@ -22,7 +22,8 @@ typedef enum {
     HR_MORE = 0,          /* needs more bytes */
     HR_DONE = 1,          /* the answer is complete */
     HR_ERROR = -1,        /* not a valid answer (message says why) */
-    HR_TOO_LARGE = -2,    /* the body is over max_body */
+    HR_TOO_LARGE = -2,    /* the body is over max_body, or the head (a line
+                             of it too) over max_head */
     HR_NO_MEMORY = -3
 } hr_status_t;
 
@@ -41,6 +42,9 @@ typedef struct {
     int keep_alive;       /* the connection may carry another exchange */
     int chunked, has_length, coded, saw_bytes;
     int extra;            /* bytes came after the end of the answer */
+    int ambiguous;        /* a 1xx, 204 or 304 announced a body (a length or a
+                             coding): what follows it on the connection is
+                             not to be trusted */
     uint64_t length;      /* Content-Length */
     uint64_t remaining;   /* bytes left of the body or of the chunk */
     size_t head_bytes;    /* bytes of the head (or trailers) so far */
@@ -52,7 +56,9 @@ typedef struct {
 
 /* Limits of the answers of the cosocket transport. */
 #define HR_DEFAULT_MAX_LINE (64 * 1024)
-#define HR_DEFAULT_MAX_HEAD (256 * 1024)
+/* As the libcurl transport (TRANSPORT_HEADER_BLOCK_MAX): a head over it
+ * is HR_TOO_LARGE, "response headers over 65536 bytes". */
+#define HR_DEFAULT_MAX_HEAD (64 * 1024)
 
 void http_response_init(http_response_t *r, const hr_limits_t *limits);
 /* Frees the buffers; the parser may be initialised again. */
@@ -72,7 +78,9 @@ hr_status_t http_response_eof(http_response_t *r);
 size_t http_response_want(const http_response_t *r, size_t cap);
 
 /* 1 when the answer ended with its framing (length or last chunk), no
- * extra bytes came after it and the connection is to be kept alive. */
+ * extra bytes came after it, no 1xx, 204 or 304 on the way announced a
+ * body it did not send (its framing is ambiguous: the bytes may still come)
+ * and the connection is to be kept alive. */
 int http_response_reusable(const http_response_t *r);
 
 /* Iterates over the header lines of the final answer: returns 1 and sets

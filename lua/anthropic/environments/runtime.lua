@@ -5,6 +5,12 @@
 local core = require "anthropic.environments.core"
 
 local type, pcall, rawget = type, pcall, rawget
+-- LuaJIT 2.1 and Lua 5.3+: false inside a function called from C that
+-- cannot yield (a string.gsub callback, a table.sort comparator, a
+-- metamethod on 5.1's terms), where nginx's cosockets and ngx.sleep raise
+-- "attempt to yield across C-call boundary". nginx's coroutine table hides
+-- LuaJIT's own: the core asks the runtime (nil where it cannot tell).
+local isyieldable = coroutine.isyieldable or core.yieldable
 
 local M = {}
 
@@ -18,13 +24,24 @@ function M.ngx_sleep()
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and ngx.sleep and ngx.get_phase then
     local ok, phase = pcall(ngx.get_phase)
-    if ok and YIELDING_PHASES[phase] then return ngx.sleep end
+    if ok and YIELDING_PHASES[phase] and M.yieldable() then return ngx.sleep end
   end
   return nil
 end
 
+--- runtime.yieldable() -> false where the running code cannot yield
+-- (see isyieldable above); true where it can or the runtime cannot tell.
+function M.yieldable()
+  return not isyieldable or isyieldable() ~= false
+end
+
+M.NOT_YIELDABLE = "inside a function called from C that cannot yield (a string.gsub callback, "
+  .. "a table.sort comparator, ...)"
+
 --- runtime.cosockets() -> true where nginx's cosockets and light threads
--- can run (the phases above), else false; and the phase's name inside nginx.
+-- can run (the phases above, where the code can yield), else false; and
+-- the phase's name inside nginx, and, when the code cannot yield there,
+-- runtime.NOT_YIELDABLE.
 function M.cosockets()
   local ngx = rawget(_G, "ngx")
   if type(ngx) ~= "table" or type(ngx.socket) ~= "table" or type(ngx.thread) ~= "table"
@@ -33,6 +50,7 @@ function M.cosockets()
   end
   local ok, phase = pcall(ngx.get_phase)
   if not ok then return false end
+  if YIELDING_PHASES[phase] and not M.yieldable() then return false, phase, M.NOT_YIELDABLE end
   return YIELDING_PHASES[phase] == true, phase
 end
 

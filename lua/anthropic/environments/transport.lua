@@ -110,7 +110,7 @@ end
 -- where the phase allows them, else libcurl; a forced "ngx" raises there.
 function M.pick(state, where)
   if state.mode ~= "curl" then
-    local allowed, phase = runtime.cosockets()
+    local allowed, phase, why = runtime.cosockets()
     if allowed then
       local t = state.ngx
       if not t then
@@ -119,7 +119,10 @@ function M.pick(state, where)
       end
       return t, "ngx"
     end
-    if state.mode == "ngx" then
+    if state.mode == "ngx" and why then
+      check.argerror(where, format("transport 'ngx' cannot run %s: call from where the handler can yield, "
+        .. "or use transport = \"curl\"", why))
+    elseif state.mode == "ngx" then
       check.argerror(where, format("transport 'ngx' cannot run in nginx's '%s' phase, where cosockets "
         .. "are not allowed: call from a rewrite, access or content handler or from ngx.timer.at(0, ...), "
         .. "or use transport = \"curl\"", tostring(phase)))

@@ -4,8 +4,8 @@
 -- transport.lua for the interface every transport implements.
 --
 -- Each request is a light thread (ngx.thread.spawn) that connects (or takes
--- a kept-alive connection from nginx's pool, keyed by scheme, host, port and
--- TLS settings), shakes hands over TLS with SNI, verification and session
+-- a kept-alive connection from nginx's pool, keyed by scheme, host, port,
+-- TLS settings and trust, and a fingerprint of the credentials), shakes hands over TLS with SNI, verification and session
 -- reuse, writes the request (transport/ngx_wire.lua) and feeds what it reads
 -- to the C core's bounded answer parser (core.http_response). A waiting
 -- call sleeps on a semaphore the thread posts when it ends: nginx wakes it
@@ -30,8 +30,10 @@ local M = { name = "ngx" }
 
 local READ_SIZE = 65536                 -- most bytes asked of one receive
 local FOREVER = 86400                   -- seconds of one wait "without" a limit
+local MAX_MS = 2147483647               -- the longest timeout nginx takes
 
--- TLS sessions to resume, per pool key, for every transport of the worker.
+-- TLS sessions to resume, per URL pool and trust (not per credentials),
+-- for every transport of the worker.
 local sessions = {}
 
 local Request = {}
@@ -47,7 +49,8 @@ local function budget(req, limit)
   local left = limit or huge
   if req.deadline then left = min(left, req.deadline - now()) end
   if left == huge then return FOREVER * 1000 end
-  return max(floor(left * 1000 + 0.5), 1)
+  -- nginx takes at most 2^31 - 1 ms (about 24.8 days), as libcurl does.
+  return min(max(floor(left * 1000 + 0.5), 1), MAX_MS)
 end
 
 -- The attempt's error for a socket operation's failure. `what` names the
@@ -64,7 +67,7 @@ local function failure(req, what, err)
       return "timeout", format("Connection timed out after %d milliseconds", elapsed)
     end
     return "timeout", format("no data sent or received for %d ms (stall_timeout)",
-      floor(t.config.stall_timeout * 1000 + 0.5))
+      min(floor(t.config.stall_timeout * 1000 + 0.5), MAX_MS))
   end
   return "connection", wire.explain(what, err, req.url)
 end
@@ -97,7 +100,7 @@ local function exchange_once(req, fresh)
   -- Connecting and the TLS handshake share connect_timeout.
   local connect_by = config.connect_timeout and now() + config.connect_timeout
   sock:settimeout(budget(req, connect_by and connect_by - now()))
-  local ok, err = sock:connect(u.host, u.port, t.pool_options[u.pool] or t:pool_for(u))
+  local ok, err = sock:connect(u.host, u.port, t.pool_options[req.pool] or t:pool_for(req.pool))
   if not ok then return finish(req, nil, nil, nil, failure(req, "connect", err)) end
   local reused = not fresh and (sock:getreusedtimes() or 0) > 0
   if u.tls and not reused then
@@ -105,13 +108,13 @@ local function exchange_once(req, fresh)
     -- resty.core's sslhandshake raises (an assertion) when a failed
     -- handshake completes without waiting: a failure with no reason.
     local called, session
-    called, session, err = pcall(sock.sslhandshake, sock, sessions[u.pool], u.sni, t.verify)
+    called, session, err = pcall(sock.sslhandshake, sock, sessions[req.trust], u.sni, t.verify)
     if not called then session, err = nil, false end
     if not session then
       sock:close()
       return finish(req, nil, nil, nil, failure(req, "handshake", err))
     end
-    if type(session) ~= "boolean" then sessions[u.pool] = session end
+    if type(session) ~= "boolean" then sessions[req.trust] = session end
   end
 
   sock:settimeout(budget(req, config.stall_timeout))
@@ -149,7 +152,9 @@ local function exchange_once(req, fresh)
     if state == "done" then
       local reusable = parser:reusable()
       local status, headers, body = parser:result()
-      if reusable then sock:setkeepalive() else sock:close() end
+      -- nginx refuses to keep a connection with unread bytes in its
+      -- buffer (bytes after the answer): closed then, never pooled.
+      if not (reusable and sock:setkeepalive()) then sock:close() end
       return finish(req, status, headers, body)
     elseif state == nil then
       sock:close()
@@ -189,10 +194,23 @@ function M.new(config)
 end
 
 -- The connect options of a pool key: nginx keeps one pool per name.
-function Transport:pool_for(u)
-  local options = { pool = u.pool }
-  self.pool_options[u.pool] = options
+function Transport:pool_for(pool)
+  local options = { pool = pool }
+  self.pool_options[pool] = options
   return options
+end
+
+-- The trust a TLS connection was verified with, as far as Lua can see it:
+-- nginx does not tell which lua_ssl_trusted_certificate and
+-- lua_ssl_verify_depth apply where, so a location whose trust differs
+-- from the http block's names it in $anthropic_environments_trust
+-- (docs/openresty.md). Sessions and kept-alive connections are only
+-- resumed under the same name. ngx.var is not readable in timers: those
+-- run with the http block's trust, named "".
+local function read_trust() return ngx.var.anthropic_environments_trust end
+local function trust_name()
+  local ok, name = pcall(read_trust)
+  return ok and name or ""
 end
 
 -- Runs a request's exchange on a light thread of its own.
@@ -226,8 +244,13 @@ function Transport:start(method, url, lines, body, timeout, blocking)
   if self.closed then return nil, "cancelled", "the client was closed" end
   local u, path = parse(self, url)
   if not u then return nil, "connection", path end
+  -- The pool: the URL's (scheme, host, port, TLS settings), the trust,
+  -- and a fingerprint of the credentials, so that a connection only ever
+  -- carries the calls of one tenant.
+  local trust = u.tls and u.pool .. " trust=" .. trust_name() or u.pool
   local req = setmetatable({
     transport = self, url = u, started = now(), received = 0,
+    trust = trust, pool = trust .. " cred=" .. wire.credentials(lines),
     deadline = timeout and timeout > 0 and now() + timeout or nil,
     bytes = wire.request(method, u, path, lines, body),
     finished = false, deferred = true,

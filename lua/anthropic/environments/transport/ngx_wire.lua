@@ -2,8 +2,9 @@
 -- (transport/ngx.lua) writes and how it names its failures: the URL taken
 -- apart, the HTTP/1.1 request as bytes, and the connection errors nginx
 -- gives, with the directive to add when nginx's configuration is the cause.
-local tonumber, tostring, setmetatable, concat, format =
-      tonumber, tostring, setmetatable, table.concat, string.format
+local tonumber, tostring, setmetatable, concat, format, ipairs =
+      tonumber, tostring, setmetatable, table.concat, string.format, ipairs
+local ngx = ngx   -- luacheck: ignore ngx
 
 local M = {}
 
@@ -65,6 +66,37 @@ function M.request(method, u, path, lines, body)
     tail = "\r\n"
   end
   return concat { method, " ", path or u.path, " HTTP/1.1\r\nHost: ", u.authority, "\r\n", block, tail }
+end
+
+-- The header lines that carry credentials, or name whose they are.
+local CREDENTIAL = { ["x-api-key"] = true, authorization = true, ["anthropic-workspace-id"] = true }
+
+local fingerprints = setmetatable({}, { __mode = "k" })
+
+--- wire.credentials(lines) -> a fingerprint of the credential lines of a
+-- request (x-api-key, authorization, anthropic-workspace-id): the hex of
+-- their SHA-1, never the key itself; "none" without any. It names the
+-- connection pool along with the URL (transport/ngx.lua): a connection
+-- only ever carries one tenant's calls, so bytes an upstream sends late
+-- can only reach a call of the same credentials. Computed once per lines
+-- table (a client sends the same one with every call without header
+-- options).
+function M.credentials(lines)
+  local fp = fingerprints[lines]
+  if fp then return fp end
+  local picked = {}
+  for _, line in ipairs(lines) do
+    local name = line:match("^([^:]+):")
+    if name and CREDENTIAL[name:lower()] then picked[#picked + 1] = line end
+  end
+  if #picked == 0 then
+    fp = "none"
+  else
+    local digest = ngx.sha1_bin(concat(picked, "\r\n"))
+    fp = digest:gsub(".", function(c) return format("%02x", c:byte()) end)
+  end
+  fingerprints[lines] = fp
+  return fp
 end
 
 local RESOLVER_HINT = "nginx resolves host names only through its `resolver` directive: add one to the "
