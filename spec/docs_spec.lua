@@ -128,12 +128,16 @@ describe("the docs", function()
     server:enqueue_work("env_selfhosted01")
   end)
 
-  -- The environment a block runs in.
-  local function environment()
+  -- The environment a block runs in: a Lua block finds the library through
+  -- LUA_PATH and LUA_CPATH; a shell block runs as a user's shell in the
+  -- checkout would, without them (the examples find the checkout's
+  -- themselves, through examples/checkout.lua).
+  local function environment(with_paths)
     return string.format("env -u ANTHROPIC_AUTH_TOKEN -u ANTHROPIC_LOG -u ANTHROPIC_WEBHOOK_SIGNING_KEY "
-      .. "HOME=%s ANTHROPIC_BASE_URL=%s ANTHROPIC_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s",
-      shell_quote(home), shell_quote(server.url), KEY, shell_quote(ROOT .. "/lua/?.lua;;"),
-      shell_quote(ROOT .. "/build/5.4/?.so;;"))
+      .. "-u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 "
+      .. "HOME=%s ANTHROPIC_BASE_URL=%s ANTHROPIC_API_KEY=%s%s",
+      shell_quote(home), shell_quote(server.url), KEY, with_paths and string.format(" LUA_PATH=%s LUA_CPATH=%s",
+        shell_quote(ROOT .. "/lua/?.lua;;"), shell_quote(ROOT .. "/build/5.4/?.so;;")) or "")
   end
 
   local function check_output(b, out, err)
@@ -175,6 +179,45 @@ describe("the docs", function()
     end
   end)
 
+  -- The examples run from the checkout as the docs say, `lua5.4
+  -- examples/x.lua`, without LUA_PATH or LUA_CPATH, from any directory,
+  -- on the public module only.
+  describe("examples/*.lua", function()
+    local function example(dir, script, args)
+      return hosts.run(string.format("cd %s && %s timeout 30 lua5.4 %s %s",
+        shell_quote(dir), environment(false), script, args))
+    end
+
+    it("archive.lua runs from the checkout and from elsewhere", function()
+      local out, err, code = example(ROOT, "examples/archive.lua", EXAMPLE_ID)
+      assert.are.equal(0, code, out .. err)
+      assert.matches("^archived   " .. EXAMPLE_ID .. " %(python%-data%-analysis%)\n", out)
+      out, err, code = example(home, shell_quote(ROOT .. "/examples/archive.lua"), "env_selfhosted01")
+      assert.are.equal(0, code, out .. err)
+      assert.matches("^archived   env_selfhosted01 ", out)
+      out, err, code = example(ROOT .. "/examples", "archive.lua", "env_unrestricted01")
+      assert.are.equal(0, code, out .. err)
+    end)
+
+    it("worker.lua runs one item from the checkout", function()
+      local out, err, code = example(ROOT, "examples/worker.lua",
+        "env_selfhosted01 --once --steps 2 --step-seconds 0.05")
+      assert.are.equal(0, code, out .. err)
+      assert.matches("\nstopped work_[%w_]+ after %d+ heartbeats\n$", out)
+    end)
+
+    it("use only the public module", function()
+      local out = hosts.run("cd " .. shell_quote(ROOT) .. " && ls examples/*.lua")
+      for file in out:gmatch("[^\n]+") do
+        local text = assert(hosts.read_file(ROOT .. "/" .. file))
+        for name in text:gmatch("require%s*%(?%s*[\"']([^\"']+)") do
+          assert.is_true(name == "anthropic.environments" or not name:find("^anthropic"),
+            file .. " requires the internal module " .. name)
+        end
+      end
+    end)
+  end)
+
   for _, b in ipairs(all) do
     if b.lang == "lua" and not b.norun then
       it("run " .. where(b) .. " (lua)", function()
@@ -184,7 +227,7 @@ describe("the docs", function()
         local busted = b.text:find("\ndescribe%(") ~= nil
         hosts.write_file(file, busted and b.text or PRELUDE .. b.text)
         local out, err, code = hosts.run(string.format("cd %s && %s timeout 30 lua5.4 %s %s",
-          shell_quote(ROOT), environment(), busted and "/usr/bin/busted --cpath='build/5.4/?.so'" or "",
+          shell_quote(ROOT), environment(true), busted and "/usr/bin/busted --cpath='build/5.4/?.so'" or "",
           shell_quote(file)))
         os.remove(file)
         assert.are.equal(0, code, where(b) .. " failed:\n" .. out .. err)
