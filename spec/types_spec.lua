@@ -27,7 +27,7 @@ local PENDING = {
 -- parent = class or nil }.
 local function parse(text)
   local classes, by_local, current = {}, {}, nil
-  for line in text:gmatch("[^\n]*") do
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     local class, parent = line:match("^%-%-%-@class ([%w%.]+):?%s*([%w%.]*)")
     local field = line:match("^%-%-%-@field ([%w_]+)")
     local var = line:match("^local (%w+) = {}")
@@ -220,6 +220,15 @@ describe("types/anthropic-environments.lua", function()
       lease:close()
       keys(seen, lease)
       check("Lease", seen)
+      -- and its methods, both ways
+      local methods = classes[P .. ".Lease"].methods
+      local Lease = getmetatable(lease)
+      for _, m in ipairs(sorted(functions_of(Lease))) do
+        assert.are.equal(":", methods[m], "lease:" .. m .. " is not annotated")
+      end
+      for m in pairs(methods) do
+        assert.is_function(Lease[m], "annotated lease:" .. m .. " does not exist")
+      end
       client:close()
     end)
   end)
