@@ -7,8 +7,10 @@
 --                ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY name the fake;
 --                it must exit 0. A block with a top-level describe( is a
 --                busted spec, run by busted on lua5.4 instead
---   ```c         marked norun: the C host is examples/host/host.c, which
---                spec/host_spec.lua builds and runs
+--   ```c         a fragment of examples/host/host.c (which spec/host_spec.lua
+--                builds and runs): compiled (cc -fsyntax-only, Lua 5.4's
+--                headers) as a function's body, with L, call,
+--                path_of_its_file and module_name in scope
 --   ```sh run    run by sh -e from the checkout, HOME a fresh directory,
 --                the same environment; /tmp/envs becomes a fresh directory
 --                and the port 8080 a free one (in the example nginx config
@@ -154,11 +156,29 @@ describe("the docs", function()
     end
   end)
 
-  it("mark every C block norun (the C host is examples/host/host.c)", function()
-    for _, b in ipairs(all) do
-      if b.lang == "c" then assert.is_string(b.norun, where(b) .. ": a C block that is not marked norun") end
+  -- C blocks are fragments of examples/host/host.c (which
+  -- spec/host_spec.lua builds and runs): each must compile, with Lua 5.4's
+  -- headers, as the body of a function that has these names in scope.
+  for _, b in ipairs(all) do
+    if b.lang == "c" and not b.norun then
+      it("compile " .. where(b) .. " (c)", function()
+        local dir = temp_dir()
+        hosts.write_file(dir .. "/fragment.c", table.concat({
+          "#include <lua.h>", "#include <lauxlib.h>", "#include <lualib.h>",
+          "static lua_State *L;",
+          "void fragment(const char *path_of_its_file, const char *module_name, int call);",
+          "void fragment(const char *path_of_its_file, const char *module_name, int call) {",
+          "#line " .. (b.line + 1) .. ' "' .. b.file .. '"',
+          b.text, "}", "",
+        }, "\n"))
+        local out, err, code = hosts.run(string.format("cc -fsyntax-only -Werror=implicit-function-declaration -Werror=int-conversion "
+          .. "-Werror=incompatible-pointer-types $(pkg-config --cflags lua5.4) %s",
+          shell_quote(dir .. "/fragment.c")))
+        os.execute("rm -rf " .. shell_quote(dir))
+        assert.are.equal(0, code, where(b) .. " does not compile:\n" .. out .. err)
+      end)
     end
-  end)
+  end
 
   it("show an output only after a block that runs", function()
     for _, b in ipairs(all) do
