@@ -180,6 +180,38 @@ describe("the docs", function()
     end
   end
 
+  -- GitHub's anchor of a heading: lower case, punctuation but - and _
+  -- dropped, spaces made -.
+  local function anchors(text)
+    local out = {}
+    for heading in text:gmatch("\n#+ ([^\n]+)") do
+      out[(heading:lower():gsub("[^%w%s_%-]", ""):gsub("%s", "-"))] = true
+    end
+    return out
+  end
+
+  it("link to files and headings that exist", function()
+    for _, file in ipairs(documents()) do
+      local text = hosts.read_file(ROOT .. "/" .. file)
+      local dir = file:match("^(.*/)") or ""
+      for target in text:gmatch("%]%(([^)%s]+)%)") do
+        if not target:match("^%a+:") then
+          local path, anchor = target:match("^([^#]*)#?(.*)$")
+          local linked = path == "" and text or hosts.read_file(ROOT .. "/" .. dir .. path)
+          if not linked then   -- a directory
+            local _, _, code = hosts.run("test -d " .. shell_quote(ROOT .. "/" .. dir .. path))
+            if code == 0 then linked = "" end
+          end
+          assert.is_truthy(linked, file .. ": the link " .. target .. " points at nothing")
+          if anchor ~= "" then
+            assert.is_true(anchors("\n" .. linked)[anchor] == true,
+              file .. ": the link " .. target .. " names no heading there")
+          end
+        end
+      end
+    end
+  end)
+
   it("show an output only after a block that runs", function()
     for _, b in ipairs(all) do
       assert.are_not.equal("output", b.lang, where(b) .. ": an output block after no runnable block")
