@@ -23,6 +23,9 @@
 --                fragment, each of whose lines the example has
 --   <!-- docs: norun REASON -->   on the line before a block: not run
 --
+-- Also: the version the docs show is environments.VERSION, and relative
+-- links point at files and headings that exist.
+--
 -- The fake is reset before each block, with one work item queued in the
 -- self-hosted environment env_selfhosted01. Runs once per `make test` (the
 -- LuaJIT run, spec/support/hosts.lua ONCE): the Lua blocks on lua5.4, the
