@@ -1,6 +1,7 @@
--- The docs run: every fenced block of README.md and docs/*.md that shows
--- code is run as CONTRIBUTING.md ("Docs that run") says, against the fake
--- API, so a doc that goes stale fails the suite.
+-- The docs run: every fenced block of README.md, CONTRIBUTING.md, docs/*.md
+-- and fake/README.md that shows code is run as CONTRIBUTING.md ("Docs that
+-- run") says, against the fake API, so a doc that goes stale fails the
+-- suite.
 --
 --   ```lua       run by lua5.4 as a child process, from the checkout, after a
 --                prelude that defines `environments` and `client` (globals);
@@ -44,9 +45,9 @@ local PRELUDE = 'environments = require "anthropic.environments"; client = envir
 
 local shell_quote = hosts.shell_quote
 
--- The documents: README.md and docs/*.md, in name order.
+-- The documents: README.md, CONTRIBUTING.md, docs/*.md and fake/README.md.
 local function documents()
-  local out = hosts.run("cd " .. shell_quote(ROOT) .. " && ls README.md docs/*.md")
+  local out = hosts.run("cd " .. shell_quote(ROOT) .. " && ls README.md CONTRIBUTING.md docs/*.md fake/README.md")
   local files = {}
   for name in out:gmatch("[^\n]+") do files[#files + 1] = name end
   return files
