@@ -74,6 +74,8 @@ build = {
   install = {
     bin = { ["anthropic-environments"] = "bin/anthropic-environments" },
   },
+  -- LuaCATS annotations of the public API, for lua-language-server.
+  copy_directories = { "types" },
 }
 -- `luarocks test` runs the busted suite (spec/, configured by .busted)
 -- through spec/run.lua, under the Lua LuaRocks is configured for, after

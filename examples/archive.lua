@@ -1,6 +1,7 @@
 -- Archive one environment and print what the API gave back.
 --   lua examples/archive.lua ENVIRONMENT_ID
 -- Configured from ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / ANTHROPIC_BASE_URL.
+dofile((arg[0]:match("^(.*/)") or "./") .. "checkout.lua")   -- from a checkout: examples/checkout.lua
 local environments = require "anthropic.environments"
 
 local id = arg[1] or os.getenv("ENV_ID")

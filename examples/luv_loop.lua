@@ -3,6 +3,7 @@
 -- and the library only does the work that is ready.
 --   lua examples/luv_loop.lua ID [ID...]
 -- Configured from ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / ANTHROPIC_BASE_URL.
+dofile((arg[0]:match("^(.*/)") or "./") .. "checkout.lua")   -- from a checkout: examples/checkout.lua
 local uv = require "luv"
 local environments = require "anthropic.environments"
 

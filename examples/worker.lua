@@ -12,8 +12,8 @@
 -- The "work" is N steps of S seconds each (default 10 of 0.5).
 -- Configured from ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / ANTHROPIC_BASE_URL.
 -- Exit status: 0 done; 1 the API failed or the lease was lost; 2 usage.
+dofile((arg[0]:match("^(.*/)") or "./") .. "checkout.lua")   -- from a checkout: examples/checkout.lua
 local environments = require "anthropic.environments"
-local core = require "anthropic.environments.core"
 
 local function usage()
   io.stderr:write("usage: lua examples/worker.lua ENV_ID [--once] [--steps N] [--step-seconds S]"
@@ -40,8 +40,11 @@ local client = environments.new()
 
 -- One step of the work. A real worker would run a piece of the session
 -- here; it must come back to the loop well within the heartbeat interval.
-local function work_step()
-  core.sleep(step_seconds)
+-- This one only lets step_seconds pass, in lease:wait (which sends the
+-- heartbeats that fall due meanwhile, and returns early if the state
+-- changes).
+local function work_step(lease)
+  lease:wait(step_seconds)
 end
 
 -- Runs one item under a lease; true when it was done (or stopped as asked).
@@ -62,7 +65,7 @@ local function run(item)
       print("the server asked to stop: stopping after step " .. (step - 1))
       break
     end
-    work_step()
+    work_step(lease)
   end
   local state, err = lease:close()   -- work_stop, then wait for its answer
   print(string.format("%s %s after %d heartbeats%s", state, item.id, lease.heartbeats,

@@ -42,9 +42,12 @@ describe("the rockspec", function()
     -- A fresh tree: a copy of what the rockspec needs, without build/.
     local luarocks = string.format("env -u LD_PRELOAD LUAROCKS_CONFIG=deps/luarocks-debian.lua luarocks --lua-version=%s", version)
     local out, ok = sh(string.format(
-      "mkdir -p %s && cp -r lua src bin spec fake deps .busted " .. ROCKSPEC .. " %s && cd %s && "
+      "mkdir -p %s && cp -r lua src bin spec fake deps types .busted " .. ROCKSPEC .. " %s && cd %s && "
       .. "%s make --tree=%s " .. ROCKSPEC,
       q(work), q(work), q(work), luarocks, q(tree)))
+    assert(ok, out)
+    -- the LuaCATS annotations are copied into the rock's directory
+    out, ok = sh("ls " .. q(tree) .. "/lib/luarocks/rocks-" .. version .. "/anthropic-environments/*/types/anthropic-environments.lua")
     assert(ok, out)
 
     local server = fake.start()
