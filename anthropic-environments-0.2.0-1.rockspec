@@ -73,8 +73,16 @@ build = {
       libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
     },
   },
+  -- Two Lua versions in one tree share its bin/: LuaRocks writes
+  -- anthropic-environments for the version installed last (and keeps the
+  -- one it replaces as anthropic-environments~). anthropic-environments-lua
+  -- (a shell script, the same from every version) runs the command on any
+  -- version installed in the tree: anthropic-environments-lua 5.1 list.
   install = {
-    bin = { ["anthropic-environments"] = "bin/anthropic-environments" },
+    bin = {
+      ["anthropic-environments"] = "bin/anthropic-environments",
+      ["anthropic-environments-lua"] = "bin/anthropic-environments-lua",
+    },
   },
 }
 -- The builtin backend compiles in the directory `luarocks make` runs in:
