@@ -8,9 +8,10 @@
 --   and its C core. LuaRocks does not pass the tree on, so it is read from
 --   the command line of the luarocks process that started this script
 --   (/proc). When the rock is not installed there, it says so and fails;
--- * otherwise the modules under lua/ with the C core built for this Lua
---   (build/<version>/, from `make all`), or else the one installed on
---   Lua's default paths (`luarocks make` as root, or after `luarocks path`).
+-- * otherwise, after `make all`, the modules under lua/ with the C core
+--   built for this Lua (build/<version>/);
+-- * or else the rock as Lua finds it on its paths (installed by `luarocks
+--   make` as root, or in ~/.luarocks after `eval "$(luarocks path)"`).
 -- The whole suite also needs `make all` (the CLI specs run bin/ from the
 -- checkout, the fork specs a helper module); with only the rock installed,
 -- name the spec files that test the library itself, e.g.
@@ -75,12 +76,23 @@ if tree then
   -- the tree's instead, so the installed Lua files are the ones tested.
   table.insert(arg, 1, "--lpath=" .. lpath .. ";./?.lua")
   table.insert(arg, 2, "--cpath=" .. cpath)
-else
+elseif read("build/" .. version .. "/anthropic/environments/core.so") then
   package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
-  local f = io.open("build/" .. version .. "/anthropic/environments/core.so", "rb")
-  if f then
-    f:close()
-    package.cpath = "build/" .. version .. "/?.so;" .. package.cpath
+  package.cpath = "build/" .. version .. "/?.so;" .. package.cpath
+else
+  -- The rock as Lua finds it (Lua files and core), not lua/ (.busted's lpath).
+  package.path = "./?.lua;" .. package.path
+  table.insert(arg, 1, "--lpath=./?.lua")
+end
+
+if not read("build/" .. version .. "/anthropic/environments/core.so") then
+  local files = false
+  for _, a in ipairs(arg) do
+    if a:match("%.lua$") or a:match("^spec/?$") then files = true end
+  end
+  if not files then
+    io.stderr:write("spec/run.lua: the whole suite also needs `make all` (build/", version,
+      "/ is missing): the CLI, core and fork specs fail without it\n")
   end
 end
 
