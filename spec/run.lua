@@ -35,7 +35,7 @@ local function luarocks_tree()
   local pid = "self"
   for _ = 1, 6 do
     local stat = read("/proc/" .. pid .. "/stat")
-    pid = stat and stat:match("%)%s+%S+%s+(%d+)")
+    pid = stat and stat:match(".*%)%s+%S+%s+(%d+)")   -- after the last ")" of (comm)
     if not pid or pid == "0" or pid == "1" then return nil end
     local cmdline = read("/proc/" .. pid .. "/cmdline")
     if not cmdline then return nil end
