@@ -173,5 +173,6 @@ help:
 # anthropic/environments/core.so, which Lua 5.1 would find through ./?.so).
 clean:
 	rm -rf build
-	rm -f src/*.o anthropic/environments/core.so
+	find src -name '*.o' -exec rm -f {} +
+	rm -f anthropic/environments/core.so
 	@rmdir anthropic/environments anthropic 2>/dev/null || true

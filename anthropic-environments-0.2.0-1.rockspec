@@ -95,7 +95,8 @@ build = {
 -- them too (after `luarocks make --no-install`, or a failed build).
 hooks = {
   post_install = "if [ -f src/core.c ] && ls anthropic-environments-*.rockspec >/dev/null 2>&1; then"
-    .. " rm -f src/*.o anthropic/environments/core.so; rmdir anthropic/environments anthropic 2>/dev/null; fi; true",
+    .. " find src -name '*.o' -exec rm -f {} +; rm -f anthropic/environments/core.so;"
+    .. " rmdir anthropic/environments anthropic 2>/dev/null; fi; true",
 }
 -- `luarocks test` runs the busted suite (spec/, configured by .busted)
 -- through spec/run.lua, under the Lua LuaRocks is configured for, after
