@@ -167,7 +167,12 @@ help:
 	@echo "make bench      side-by-side benchmarks; writes bench/results.md (about 3 minutes)"
 	@echo "make all    build the C core for each Lua version into build/"
 	@echo "make host   build examples/host (build/host/host), the frame-loop host program"
-	@echo "make clean  remove build/"
+	@echo "make clean  remove build/ and what luarocks make compiles in the checkout"
 
+# Also what `luarocks make` compiles in the checkout (src/*.o and
+# anthropic/environments/core.so, which Lua 5.1 would find through ./?.so).
 clean:
 	rm -rf build
+	find src -name '*.o' -exec rm -f {} +
+	rm -f anthropic/environments/core.so
+	@rmdir anthropic/environments anthropic 2>/dev/null || true

@@ -29,6 +29,8 @@ external_dependencies = {
   -- Only the library is looked up: Debian keeps curl/curl.h in a multiarch
   -- include directory that the compiler searches but LuaRocks does not.
   CURL = { library = "curl" },
+  -- libcrypto (OpenSSL): HMAC-SHA256 for webhook verification (src/webhook.c).
+  CRYPTO = { header = "openssl/hmac.h", library = "crypto" },
 }
 build = {
   type = "builtin",
@@ -67,15 +69,36 @@ build = {
       sources = { "src/core.c", "src/buffer.c", "src/transport.c", "src/json_bridge.c", "src/webhook.c",
                   "src/http_response.c", "src/http_response_lua.c" },
       libraries = { "curl", "crypto", "pthread" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      incdirs = { "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
     },
   },
+  -- Two Lua versions in one tree share its bin/: LuaRocks writes
+  -- anthropic-environments for the version installed last (and keeps the
+  -- one it replaces as anthropic-environments~). anthropic-environments-lua
+  -- (a shell script, the same from every version) runs the command on any
+  -- version installed in the tree: anthropic-environments-lua 5.1 list.
   install = {
-    bin = { ["anthropic-environments"] = "bin/anthropic-environments" },
+    bin = {
+      ["anthropic-environments"] = "bin/anthropic-environments",
+      ["anthropic-environments-lua"] = "bin/anthropic-environments-lua",
+    },
   },
   -- LuaCATS annotations of the public API, for lua-language-server.
   copy_directories = { "types" },
+}
+-- The builtin backend compiles in the directory `luarocks make` runs in:
+-- src/*.o and anthropic/environments/core.so. Lua 5.1 and LuaJIT (and any
+-- Lua after `luarocks path`) search ./?.so before the installed modules,
+-- so that copy would shadow the installed core whenever Lua runs from the
+-- checkout, even a core built for another Lua version. Once the rock is
+-- installed, the hook removes them (only from a checkout of this
+-- repository: src/core.c and this rockspec beside it). `make clean` removes
+-- them too (after `luarocks make --no-install`, or a failed build).
+hooks = {
+  post_install = "if [ -f src/core.c ] && ls anthropic-environments-*.rockspec >/dev/null 2>&1; then"
+    .. " find src -name '*.o' -exec rm -f {} +; rm -f anthropic/environments/core.so;"
+    .. " rmdir anthropic/environments anthropic 2>/dev/null; fi; true",
 }
 -- `luarocks test` runs the busted suite (spec/, configured by .busted)
 -- through spec/run.lua, under the Lua LuaRocks is configured for, after

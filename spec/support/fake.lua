@@ -83,8 +83,9 @@ function M.start(opts, into)
   -- The server's stdout goes to a file we poll (so we can time out); its
   -- stderr stays ours, so its error messages show up in the test output.
   -- LD_PRELOAD is dropped: under `make sanitize` it loads ASan, which is
-  -- for our module, not for the fake's interpreter.
-  local cmd = string.format("env -u LD_PRELOAD %s %s --host 127.0.0.1 --port 0 --watch-pid %s%s > %s & echo $!",
+  -- for our module, not for the fake's interpreter. So are Lua's search
+  -- paths: after `eval "$(luarocks path)"` they name another Lua's modules.
+  local cmd = string.format("env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH -u LUA_INIT %s %s --host 127.0.0.1 --port 0 --watch-pid %s%s > %s & echo $!",
     lua, shell_quote(hosts.ROOT .. "/fake/server.lua"), own_pid(), extra, shell_quote(out))
   local p = assert(io.popen(cmd, "r"))
   local shell_pid = p:read("*l")
