@@ -49,6 +49,7 @@ build = {
     ["anthropic.environments.extra"] = "lua/anthropic/environments/extra.lua",
     ["anthropic.environments.headers"] = "lua/anthropic/environments/headers.lua",
     ["anthropic.environments.scheduler"] = "lua/anthropic/environments/scheduler.lua",
+    ["anthropic.environments.wait"] = "lua/anthropic/environments/wait.lua",
     ["anthropic.environments.options"] = "lua/anthropic/environments/options.lua",
     ["anthropic.environments.pages"] = "lua/anthropic/environments/pages.lua",
     ["anthropic.environments.environment_calls"] = "lua/anthropic/environments/environment_calls.lua",

@@ -9,9 +9,11 @@ local transport = require "anthropic.environments.transport"
 local runtime = require "anthropic.environments.runtime"
 local call = require "anthropic.environments.call"
 local extra = require "anthropic.environments.extra"
+local waiting = require "anthropic.environments.wait"
 check.internal()
 
-local type, tostring, getmetatable, setmetatable, format = type, tostring, getmetatable, setmetatable, string.format
+local type, tostring, ipairs, getmetatable, setmetatable, format =
+      type, tostring, ipairs, getmetatable, setmetatable, string.format
 local argerror = check.argerror
 
 local M = {
@@ -80,13 +82,10 @@ function M.new(opts, user_agent)
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify,
     max_connections = opts.max_idle_connections,
   }
-  -- libcurl always; nginx's cosockets too where allowed (transport.pick).
-  local mode = transport.mode(opts.transport, config)
-  local t, name = transport.new("curl", config)
+  -- Each transport is made when a call first needs it (transport.pick): a
+  -- client used only over cosockets never makes a libcurl handle.
   private[self] = {
-    transport = t,
-    transport_name = name,
-    mode = mode,
+    mode = transport.mode(opts.transport, config),
     config = config,
     sleep = opts.sleep or runtime.sleep,
     logger = logger,
@@ -146,7 +145,7 @@ function Client:_prepare(where, method, path, body, opts, interpret, blocking)
     lines = lines,
     -- what the transport is given: libcurl takes the client's own lines
     -- as a list the core made once
-    send = t == state.transport and headers.prepared(state.headers, lines) or lines,
+    send = name == "curl" and headers.prepared(state.headers, lines) or lines,
     body = body,
     timeout = opts.timeout or self.timeout,
     max_retries = opts.max_retries or self.max_retries,
@@ -212,20 +211,25 @@ function Client:has_credentials()
   return headers.has_credentials(private[self].headers)
 end
 
+-- The client's transports that exist, as an array.
+local function transports(state)
+  local list = {}
+  if state.curl then list[#list + 1] = state.curl end
+  if state.ngx then list[#list + 1] = state.ngx end
+  return list
+end
+
 --- client:drive([wait]) -> number of requests still in flight.
 -- Does the network work that is ready for every call of this client,
--- waiting up to `wait` seconds (default 0: never blocks) for some.
+-- waiting up to `wait` seconds (default 0: never blocks) for some, as
+-- wait.lua says (yielding inside OpenResty handlers; woken by the first
+-- request to end).
 function Client:drive(wait)
   check_client("drive", self)
   if wait ~= nil and (type(wait) ~= "number" or not (wait >= 0)) then
     argerror("drive", "wait must be a non-negative number of seconds")
   end
-  local state = private[self]
-  -- Calls over cosockets move by themselves: a wait waits for them.
-  if state.ngx and state.ngx.n > 0 then
-    return state.transport:drive(0) + state.ngx:drive(wait or 0)
-  end
-  return state.transport:drive(wait or 0)
+  return waiting.drive(transports(private[self]), wait)
 end
 
 --- client:fds() -> sockets, timeout
@@ -235,17 +239,19 @@ end
 -- either, then call client:drive() and poll your calls.
 function Client:fds()
   check_client("fds", self)
-  return private[self].transport:fds()
+  local curl = private[self].curl
+  if not curl then return {}, nil end
+  return curl:fds()
 end
 
 --- client:close(): releases the connections now rather than at collection.
--- Calls in flight, and calls waiting to retry, end as cancelled.
+-- Calls in flight, and calls waiting to retry, end as cancelled; inside
+-- nginx, from any light thread: whoever waits on them wakes at once.
 function Client:close()
   local state = private[self]
   if state then
     state.closed = true
-    state.transport:close()
-    if state.ngx then state.ngx:close() end
+    for _, t in ipairs(transports(state)) do t:close() end
   end
 end
 

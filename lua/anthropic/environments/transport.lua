@@ -104,10 +104,10 @@ function M.mode(option, config)
 end
 
 --- transport.pick(state, where) -> the transport for a call starting now,
--- and its name. state: a client's private state (transport and
--- transport_name: its libcurl transport; mode, from transport.mode; config;
--- ngx, the cosocket transport, made here when first needed). Cosockets
--- where the phase allows them, else libcurl; a forced "ngx" raises there.
+-- and its name. state: a client's private state (mode, from
+-- transport.mode; config; curl and ngx, its transports, each made here when
+-- a call first needs it). Cosockets where the phase allows them, else
+-- libcurl; a forced "ngx" raises there.
 function M.pick(state, where)
   if state.mode ~= "curl" then
     local allowed, phase = runtime.cosockets()
@@ -125,7 +125,12 @@ function M.pick(state, where)
         .. "or use transport = \"curl\"", tostring(phase)))
     end
   end
-  return state.transport, state.transport_name
+  local t = state.curl
+  if not t then
+    t = M.new("curl", state.config)
+    state.curl = t
+  end
+  return t, "curl"
 end
 
 return M
