@@ -240,6 +240,27 @@ describe("waiting on calls inside nginx", function()
     end)
   end)
 
+  it("a client made and used in a content handler never makes a libcurl transport", function()
+    local r = results([[
+      local curl = require "anthropic.environments.transport.curl"
+      local made, new = 0, curl.new
+      curl.new = function(...) made = made + 1 return new(...) end
+      local environments = require "anthropic.environments"
+      local c = environments.new { base_url = ctx.api, api_key = ctx.key, max_retries = 0 }
+      local state = require("anthropic.environments.client").private(c)
+      local env = c:archive(ctx.id)
+      local many = c:archive_many { ctx.id, "env_selfhosted01" }
+      local n = c:drive(0.01)
+      local call = c:archive_async(ctx.id)
+      call:wait()
+      local fds = c:fds()
+      c:close()
+      curl.new = new
+      return env.id, many.env_selfhosted01.id, n, #fds, made, state.ngx ~= nil
+    ]])
+    assert.are.same({ EXAMPLE_ID, "env_selfhosted01", 0, 0, 0, true }, { r[1], r[2], r[3], r[4], r[5], r[6] })
+  end)
+
   it("calls waited on from another light thread leave no thread behind: memory stays flat", function()
     local r = results([[
       local environments = require "anthropic.environments"
