@@ -234,9 +234,9 @@ end
 --- call.new(method, url, p) -> a call whose first attempt has started.
 -- p (kept private): owner (the client's private state: closed, ...),
 -- transport and transport_name (the transport the call runs on), lines
--- (the header lines) and send (what the transport is given for them), body, timeout, max_retries, sleep, logger; blocking (the caller waits at
--- once: a transport may then do the exchange in run(), without a thread of
--- its own); with_response; and interpret(status, headers, body) -> value or
+-- (the header lines) and send (what the transport is given for them),
+-- body, timeout, max_retries, sleep, logger; with_response; and
+-- interpret(status, headers, body) -> value or
 -- nil, err, for calls whose answers are read otherwise than
 -- answer.interpret does.
 function M.new(method, url, p)

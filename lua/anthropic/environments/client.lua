@@ -110,13 +110,13 @@ local check_client = M.check
 --- M.private(client) -> the client's private state.
 function M.private(self) return private[self] end
 
---- client:_prepare(where, method, path, body, opts [, interpret [, blocking]]) -> url, p
+--- client:_prepare(where, method, path, body, opts [, interpret]) -> url, p
 -- Everything a call needs before its first attempt, checked (raising at the
 -- caller's line): the header lines, the body (a table is merged with
 -- opts.extra_body and encoded; a string is sent as it is), the URL with
 -- opts.extra_query. opts is a checked copy (options.check). url and p are
 -- what call.new takes (see call.lua); starting them later sends exactly this.
-function Client:_prepare(where, method, path, body, opts, interpret, blocking)
+function Client:_prepare(where, method, path, body, opts, interpret)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
   local extra_body = opts.extra_body
@@ -152,19 +152,16 @@ function Client:_prepare(where, method, path, body, opts, interpret, blocking)
     sleep = opts.sleep or state.sleep,
     logger = state.logger,
     interpret = interpret,
-    blocking = blocking,
   }
   -- Only when asked: a call without it carries nothing more.
   if opts.with_response then p.with_response = true end
   return self.base_url .. path, p
 end
 
---- client:_start(where, method, path, body, opts [, interpret [, blocking]])
--- -> a new call, its first attempt started (see _prepare). blocking: the
--- caller waits for it at once (a transport may then do the exchange in
--- run(), without a thread of its own).
-function Client:_start(where, method, path, body, opts, interpret, blocking)
-  local url, p = self:_prepare(where, method, path, body, opts, interpret, blocking)
+--- client:_start(where, method, path, body, opts [, interpret])
+-- -> a new call, its first attempt started (see _prepare).
+function Client:_start(where, method, path, body, opts, interpret)
+  local url, p = self:_prepare(where, method, path, body, opts, interpret)
   return call.new(method, url, p)
 end
 
@@ -187,7 +184,7 @@ function M.define(name, build, interpret)
   Client[name] = function(self, ...)
     check_client(name, self)
     local method, path, body, opts = build(self, name, ...)
-    local c = self:_start(name, method, path, body, opts, interpret, true)
+    local c = self:_start(name, method, path, body, opts, interpret)
     local _, value, err = c:wait()
     if err == nil and opts.with_response then return value, nil, c:response() end
     return value, err
