@@ -61,6 +61,8 @@ build = {
     ["anthropic.environments.transport.curl"] = "lua/anthropic/environments/transport/curl.lua",
     ["anthropic.environments.transport.ngx"] = "lua/anthropic/environments/transport/ngx.lua",
     ["anthropic.environments.transport.ngx_wire"] = "lua/anthropic/environments/transport/ngx_wire.lua",
+
+    ["anthropic.environments.transport.common"] = "lua/anthropic/environments/transport/common.lua",
     ["anthropic.environments.webhook"] = "lua/anthropic/environments/webhook.lua",
     ["anthropic.environments.work_calls"] = "lua/anthropic/environments/work_calls.lua",
     ["anthropic.environments.lease"] = "lua/anthropic/environments/lease.lua",

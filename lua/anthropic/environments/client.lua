@@ -6,6 +6,7 @@ local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local headers = require "anthropic.environments.headers"
 local transport = require "anthropic.environments.transport"
+local common = require "anthropic.environments.transport.common"
 local runtime = require "anthropic.environments.runtime"
 local call = require "anthropic.environments.call"
 local extra = require "anthropic.environments.extra"
@@ -20,10 +21,11 @@ local M = {
   API_VERSION = "2023-06-01",
   BETA = "managed-agents-2026-04-01",
   DEFAULT_BASE_URL = "https://api.anthropic.com",
-  DEFAULT_TIMEOUT = 600,           -- seconds, one attempt
-  DEFAULT_CONNECT_TIMEOUT = 5,     -- seconds
+  -- the transports' limits, from their one source
+  DEFAULT_TIMEOUT = common.DEFAULT_TIMEOUT,                   -- seconds, one attempt
+  DEFAULT_CONNECT_TIMEOUT = common.DEFAULT_CONNECT_TIMEOUT,   -- seconds
   DEFAULT_MAX_RETRIES = 2,
-  DEFAULT_MAX_BODY = 16 * 1024 * 1024,
+  DEFAULT_MAX_BODY = common.DEFAULT_MAX_BODY,
 }
 
 local Client = {}

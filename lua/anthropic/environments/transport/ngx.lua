@@ -15,10 +15,11 @@
 -- by call.lua and answer.lua, as for the libcurl transport.
 local core = require "anthropic.environments.core"
 local wire = require "anthropic.environments.transport.ngx_wire"
+local common = require "anthropic.environments.transport.common"
 
 local ngx = ngx   -- luacheck: ignore ngx
 local setmetatable, pairs, pcall, type, tostring = setmetatable, pairs, pcall, type, tostring
-local min, max, floor, huge, format = math.min, math.max, math.floor, math.huge, string.format
+local min, max, floor, huge = math.min, math.max, math.floor, math.huge
 -- nginx's cached clock (updated at each turn of its event loop, as its
 -- own timers use it): cheaper than a clock_gettime per socket operation.
 local now = ngx.now
@@ -58,14 +59,12 @@ local function failure(req, what, err)
   local elapsed = floor((now() - req.started) * 1000 + 0.5)
   if err == "timeout" then
     if req.deadline and now() >= req.deadline - 0.001 then
-      return "timeout", format("Operation timed out after %d milliseconds with %d bytes received",
-        elapsed, req.received)
+      return "timeout", common.timed_out(elapsed, req.received)
     end
     if what == "connect" or what == "handshake" then
-      return "timeout", format("Connection timed out after %d milliseconds", elapsed)
+      return "timeout", common.connect_timed_out(elapsed)
     end
-    return "timeout", format("no data sent or received for %d ms (stall_timeout)",
-      floor(t.config.stall_timeout * 1000 + 0.5))
+    return "timeout", common.stalled(t.config.stall_timeout)
   end
   return "connection", wire.explain(what, err, req.url)
 end
@@ -212,7 +211,7 @@ function M.new(config)
     config = {
       connect_timeout = config.connect_timeout,
       stall_timeout = config.stall_timeout,
-      max_body = config.max_body or 16 * 1024 * 1024,
+      max_body = config.max_body or common.DEFAULT_MAX_BODY,
     },
     verify = not config.insecure_skip_tls_verify,
     -- The requests in flight, weakly: a request whose nginx request ended
@@ -268,7 +267,7 @@ end
 -- exchange running at once on a light thread (the hint `blocking` is not
 -- used: a thread of its own is what lets another light thread cancel it).
 function Transport:start(method, url, lines, body, timeout)
-  if self.closed then return nil, "cancelled", "the client was closed" end
+  if self.closed then return nil, "cancelled", common.CLOSED end
   reap()
   local u, path = parse(self, url)
   if not u then return nil, "connection", path end
@@ -303,7 +302,7 @@ end
 function Request:cancel()
   if self.finished then return end
   local sock = self.sock
-  finish(self, nil, nil, nil, "cancelled", "the client was closed", 0)
+  finish(self, nil, nil, nil, "cancelled", common.CLOSED, 0)
   reap()
   -- Closed here unless another thread is reading it (nginx refuses that).
   if sock then pcall(sock.close, sock) end
