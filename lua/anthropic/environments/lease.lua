@@ -17,6 +17,7 @@ local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local errors = require "anthropic.environments.errors"
 local runtime = require "anthropic.environments.runtime"
+local wait = require "anthropic.environments.wait"
 local client = require "anthropic.environments.client"
 local work = require "anthropic.environments.work_calls"
 check.internal()
@@ -214,6 +215,7 @@ function Lease:wait(timeout)
   local p = private[self]
   local from = self.state
   local deadline = timeout and now() + timeout
+  local waiter = wait.new()   -- the calls wait as wait.lua says; so do the pauses
   while true do
     self:poll()
     if self.state ~= from or FINAL[self.state] then break end
@@ -225,8 +227,7 @@ function Lease:wait(timeout)
     if p.call then
       p.call:wait(min(limit, 1))
     elseif p.next_at then
-      local pause = min(p.next_at - t, limit)
-      if pause > 0 then p.sleep(pause) end
+      waiter:sleep(min(p.next_at - t, limit), p.sleep)
     end
   end
   return self.state, self.err

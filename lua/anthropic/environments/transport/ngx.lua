@@ -7,9 +7,12 @@
 -- a kept-alive connection from nginx's pool, keyed by scheme, host, port and
 -- TLS settings), shakes hands over TLS with SNI, verification and session
 -- reuse, writes the request (transport/ngx_wire.lua) and feeds what it reads
--- to the C core's bounded answer parser (core.http_response). A waiting
--- call sleeps on a semaphore the thread posts when it ends: nginx wakes it
--- the moment the last byte has arrived, and nothing polls.
+-- to the C core's bounded answer parser (core.http_response). Every
+-- coroutine waiting on a request sleeps on a semaphore of its own, which
+-- the request's end posts (as does its cancel, or the client's close, from
+-- any light thread): nginx wakes every waiter the moment the last byte has
+-- arrived, and nothing polls. The coroutine that started a request reaps
+-- its thread (nginx lets only it) at its next wait, start or result.
 --
 -- The transport only moves bytes: statuses, retries and errors are decided
 -- by call.lua and answer.lua, as for the libcurl transport.
