@@ -177,7 +177,7 @@ function Call:wait(timeout)
     local p = private[self]
     local request = p and p.request
     if request then
-      waiter:any({ request }, { p.transport }, deadline and max(deadline - core.now(), 0))
+      waiter:one(request, p.transport, deadline and max(deadline - core.now(), 0))
     end
     local done, value, err = self:poll()
     if done then return true, value, err end

@@ -27,6 +27,7 @@
 --   t:drive(wait)               does ready work, waiting up to wait seconds;
 --                               -> the number of requests in flight
 --   t:run(req, wait)            drives until req is done or wait passes
+--                               (nil: no limit, for a transport with wait_any)
 --   t:fds()                     -> sockets to watch, seconds to the next timer
 --   t:close()                   ends every request in flight as cancelled
 --   t:wait_any(requests, wait)  (optional) yields until one of the array of

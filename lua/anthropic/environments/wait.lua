@@ -81,6 +81,15 @@ function Waiter:any(requests, transports, limit)
   end
 end
 
+--- waiter:one(request, transport, limit): waiter:any for one request,
+-- with nothing to allocate where the transport blocks or wakes its waiters.
+function Waiter:one(request, transport, limit)
+  if transport.wait_any then return transport:run(request, limit) end
+  local yield = runtime.ngx_sleep()
+  if yield then return poll(self, { request }, { transport }, limit, yield) end
+  transport:run(request, limit and max(limit, 0) or M.BLOCK_MAX)
+end
+
 --- waiter:sleep(secs, sleep): nothing is on the network; sleep is the
 -- caller's sleep function.
 function Waiter.sleep(_, secs, sleep)
