@@ -51,6 +51,7 @@ build = {
     ["anthropic.environments.extra"] = "lua/anthropic/environments/extra.lua",
     ["anthropic.environments.headers"] = "lua/anthropic/environments/headers.lua",
     ["anthropic.environments.scheduler"] = "lua/anthropic/environments/scheduler.lua",
+    ["anthropic.environments.wait"] = "lua/anthropic/environments/wait.lua",
     ["anthropic.environments.options"] = "lua/anthropic/environments/options.lua",
     ["anthropic.environments.pages"] = "lua/anthropic/environments/pages.lua",
     ["anthropic.environments.environment_calls"] = "lua/anthropic/environments/environment_calls.lua",
@@ -62,6 +63,8 @@ build = {
     ["anthropic.environments.transport.curl"] = "lua/anthropic/environments/transport/curl.lua",
     ["anthropic.environments.transport.ngx"] = "lua/anthropic/environments/transport/ngx.lua",
     ["anthropic.environments.transport.ngx_wire"] = "lua/anthropic/environments/transport/ngx_wire.lua",
+
+    ["anthropic.environments.transport.common"] = "lua/anthropic/environments/transport/common.lua",
     ["anthropic.environments.webhook"] = "lua/anthropic/environments/webhook.lua",
     ["anthropic.environments.work_calls"] = "lua/anthropic/environments/work_calls.lua",
     ["anthropic.environments.lease"] = "lua/anthropic/environments/lease.lua",

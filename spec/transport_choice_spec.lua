@@ -32,6 +32,32 @@ describe("the transport option", function()
     assert.are.equal("curl", err.transport)
     server:stop()
   end)
+
+  it("makes the libcurl transport at the first call that needs it, not at new", function()
+    local fake = require "spec.support.fake"
+    local curl = require "anthropic.environments.transport.curl"
+    local made, new = 0, curl.new
+    curl.new = function(...) made = made + 1 return new(...) end
+    local server = fake.start()
+    local ok, err = pcall(function()
+      local c = environments.new { api_key = "k", base_url = server.url }
+      assert.are.equal(0, c:drive(0))
+      assert.are.same({}, (c:fds()))
+      assert.are.equal(0, made)
+      local _, e = c:archive("env_nope")
+      assert.are.equal(404, e.status)
+      assert.are.equal(1, made)
+      assert.is_nil(c:archive("env_nope"))
+      assert.are.equal(1, made)
+      c:close()
+      -- a client closed before any call had nothing to close
+      environments.new { api_key = "k", base_url = server.url }:close()
+      assert.are.equal(1, made)
+    end)
+    curl.new = new
+    server:stop()
+    assert(ok, err)
+  end)
 end)
 
 describe("the cosocket transport's request bytes", function()

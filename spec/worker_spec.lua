@@ -148,6 +148,44 @@ describe("client:work_lease", function()
     assert.matches("the lease was not extended", tostring(err), 1, true)
   end)
 
+  it("a heartbeat that hangs: the lease is lost once its ttl has passed, and the heartbeat is cancelled", function()
+    local client, item = claimed()
+    local states = {}
+    local lease = client:work_lease(ENV, item, { desired_ttl_seconds = 1, interval = 30,
+      on_state = function(_, state) states[#states + 1] = state end })
+    assert.are.equal("active", lease:wait(5))
+    local answered = core.now()   -- the lease runs until about a second after its heartbeat was sent
+    -- The next heartbeat (due at ttl/2) gets no answer for 5 s.
+    server:script { { pass = true, delay = 5, path = BASE .. "/heartbeat" } }
+    local state, err = lease:wait(4)
+    local took = core.now() - answered
+    assert.are.equal("lost", state)
+    assert.is_true(took < 1.5, string.format("lost %.2f s after the last answer", took))
+    assert.are.same({ "lease", "expired", 1 }, { err.kind, err.reason, err.ttl_seconds })
+    assert.matches("the lease ran out: no heartbeat was answered within its ttl of 1 s", tostring(err), 1, true)
+    assert.are.same({ "active", "lost" }, states)
+    -- the heartbeat was sent, and nothing is left in flight
+    local reqs = server:requests()
+    assert.are.equal("POST " .. BASE .. "/heartbeat", reqs[#reqs].method .. " " .. reqs[#reqs].path)
+    assert.are.equal(0, client:drive(0))
+    assert.is_nil(lease:next_timer())
+  end)
+
+  it("a frame loop that only polls sees the lease lost on time too", function()
+    local client, item = claimed()
+    local lease = client:work_lease(ENV, item, { desired_ttl_seconds = 1, interval = 30 })
+    run(lease, function() return lease.state == "active" end)
+    local answered = core.now()
+    server:script { { pass = true, delay = 5, path = BASE .. "/heartbeat" } }
+    local t = lease:next_timer()
+    assert.is_true(t > 0.3 and t <= 0.5, tostring(t))
+    run(lease, function() return lease.state == "lost" end, 4)
+    local took = core.now() - answered
+    assert.is_true(took < 1.5, string.format("lost %.2f s after the last answer", took))
+    assert.are.equal("expired", lease.err.reason)
+    assert.are.equal(0, client:drive(0))
+  end)
+
   it("rides out a failed heartbeat while the lease lasts; a failed ack loses it at once", function()
     local client, item = claimed { max_retries = 0 }
     local lease = client:work_lease(ENV, item, { interval = 0.05 })

@@ -43,7 +43,7 @@ local function run(self, jobs, opts)
     local method, url, p = job.method, job.url, job.prepared
     job.start = function() return call.new(method, url, p) end
   end
-  return many.run(state.transport, jobs, {
+  return many.run(jobs, {
     concurrency = opts.concurrency, on_result = opts.on_result,
     sleep = opts.sleep or state.sleep, with_response = opts.with_response,
   })

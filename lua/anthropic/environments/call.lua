@@ -7,11 +7,11 @@ local errors = require "anthropic.environments.errors"
 local answer = require "anthropic.environments.answer"
 local headers = require "anthropic.environments.headers"
 local retry = require "anthropic.environments.retry"
-local runtime = require "anthropic.environments.runtime"
+local wait = require "anthropic.environments.wait"
 local check = require "anthropic.environments.check"
 check.internal()
 
-local setmetatable, getmetatable, tostring, format, min, max = setmetatable, getmetatable, tostring, string.format, math.min, math.max
+local setmetatable, getmetatable, tostring, format, max = setmetatable, getmetatable, tostring, string.format, math.max
 local new_error = errors.new
 
 local M = {}
@@ -53,7 +53,7 @@ local function failed(call, p, err)
     settle(call, nil, err)
     return
   end
-  call.retry_delay = retry.delay(call.attempt - 1, err.headers, p.transport:random())
+  call.retry_delay = retry.delay(call.attempt - 1, err.headers, retry.jitter())
   call.retry_at = core.now() + call.retry_delay
 end
 
@@ -164,40 +164,38 @@ function Call:poll()
 end
 
 --- call:wait([timeout]) -> as poll(), blocking up to timeout seconds (none:
--- until done). Inside OpenResty handlers it yields to nginx instead.
+-- until done). Inside OpenResty handlers it yields to nginx instead. It
+-- waits as wait.lua says: any number of light threads may wait on one call,
+-- and a cancel or a close from another light thread ends the wait at once.
 function Call:wait(timeout)
   if self.done then return true, self.value, self.err end
   local deadline = timeout and core.now() + timeout
-  local yield = runtime.ngx_sleep()
-  local pause = 0.001
-  local p = private[self]
-  -- A transport that wakes its waiters (cosockets) is waited on; libcurl
-  -- inside nginx is polled between ngx.sleep calls.
-  local wakes = p.transport.wait_any ~= nil
+  local waiter = wait.new()
   while true do
-    -- Block (or yield) in the transport first: poll() would only find the
-    -- request just sent still pending.
-    if p.request and (wakes or not yield) then
-      p.transport:run(p.request, deadline and max(deadline - core.now(), 0) or (not wakes and 1 or nil))
+    -- Wait on the network first: poll() would only find the request just
+    -- sent still pending.
+    local p = private[self]
+    local request = p and p.request
+    if request then
+      waiter:one(request, p.transport, deadline and max(deadline - core.now(), 0))
     end
     local done, value, err = self:poll()
     if done then return true, value, err end
     local now = core.now()
     if deadline and now >= deadline then return false end
-    local limit = deadline and deadline - now or math.huge
-    if self.retry_at then
+    local retry_at = self.retry_at
+    if retry_at then
       -- The sleep function is trusted: once it returns, the retry is due
       -- (a test's or a scheduler's sleep need not take real time).
-      local wait = deadline and self.retry_at - now or self.retry_delay
-      if wait > limit then
-        p.sleep(limit)
+      local secs = deadline and retry_at - now or self.retry_delay
+      local limit = deadline and deadline - now or math.huge
+      if secs > limit then
+        waiter:sleep(limit, p.sleep)
       else
-        if wait > 0 then p.sleep(wait) end
-        self.retry_at = now
+        waiter:sleep(secs, p.sleep)
+        -- (a cancel meanwhile, from another coroutine, cleared it)
+        if self.retry_at then self.retry_at = now end
       end
-    elseif yield and not wakes then
-      yield(min(pause, limit))        -- the worker keeps serving meanwhile
-      pause = min(pause * 2, 0.02)
     end
   end
 end
@@ -236,9 +234,9 @@ end
 --- call.new(method, url, p) -> a call whose first attempt has started.
 -- p (kept private): owner (the client's private state: closed, ...),
 -- transport and transport_name (the transport the call runs on), lines
--- (the header lines) and send (what the transport is given for them), body, timeout, max_retries, sleep, logger; blocking (the caller waits at
--- once: a transport may then do the exchange in run(), without a thread of
--- its own); with_response; and interpret(status, headers, body) -> value or
+-- (the header lines) and send (what the transport is given for them),
+-- body, timeout, max_retries, sleep, logger; with_response; and
+-- interpret(status, headers, body) -> value or
 -- nil, err, for calls whose answers are read otherwise than
 -- answer.interpret does.
 function M.new(method, url, p)

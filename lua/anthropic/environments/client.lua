@@ -6,22 +6,26 @@ local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local headers = require "anthropic.environments.headers"
 local transport = require "anthropic.environments.transport"
+local common = require "anthropic.environments.transport.common"
 local runtime = require "anthropic.environments.runtime"
 local call = require "anthropic.environments.call"
 local extra = require "anthropic.environments.extra"
+local waiting = require "anthropic.environments.wait"
 check.internal()
 
-local type, tostring, getmetatable, setmetatable, format = type, tostring, getmetatable, setmetatable, string.format
+local type, tostring, ipairs, getmetatable, setmetatable, format =
+      type, tostring, ipairs, getmetatable, setmetatable, string.format
 local argerror = check.argerror
 
 local M = {
   API_VERSION = "2023-06-01",
   BETA = "managed-agents-2026-04-01",
   DEFAULT_BASE_URL = "https://api.anthropic.com",
-  DEFAULT_TIMEOUT = 600,           -- seconds, one attempt
-  DEFAULT_CONNECT_TIMEOUT = 5,     -- seconds
+  -- the transports' limits, from their one source
+  DEFAULT_TIMEOUT = common.DEFAULT_TIMEOUT,                   -- seconds, one attempt
+  DEFAULT_CONNECT_TIMEOUT = common.DEFAULT_CONNECT_TIMEOUT,   -- seconds
   DEFAULT_MAX_RETRIES = 2,
-  DEFAULT_MAX_BODY = 16 * 1024 * 1024,
+  DEFAULT_MAX_BODY = common.DEFAULT_MAX_BODY,
 }
 
 local Client = {}
@@ -80,13 +84,10 @@ function M.new(opts, user_agent)
     insecure_skip_tls_verify = opts.insecure_skip_tls_verify,
     max_connections = opts.max_idle_connections,
   }
-  -- libcurl always; nginx's cosockets too where allowed (transport.pick).
-  local mode = transport.mode(opts.transport, config)
-  local t, name = transport.new("curl", config)
+  -- Each transport is made when a call first needs it (transport.pick): a
+  -- client used only over cosockets never makes a libcurl handle.
   private[self] = {
-    transport = t,
-    transport_name = name,
-    mode = mode,
+    mode = transport.mode(opts.transport, config),
     config = config,
     sleep = opts.sleep or runtime.sleep,
     logger = logger,
@@ -111,13 +112,13 @@ local check_client = M.check
 --- M.private(client) -> the client's private state.
 function M.private(self) return private[self] end
 
---- client:_prepare(where, method, path, body, opts [, interpret [, blocking]]) -> url, p
+--- client:_prepare(where, method, path, body, opts [, interpret]) -> url, p
 -- Everything a call needs before its first attempt, checked (raising at the
 -- caller's line): the header lines, the body (a table is merged with
 -- opts.extra_body and encoded; a string is sent as it is), the URL with
 -- opts.extra_query. opts is a checked copy (options.check). url and p are
 -- what call.new takes (see call.lua); starting them later sends exactly this.
-function Client:_prepare(where, method, path, body, opts, interpret, blocking)
+function Client:_prepare(where, method, path, body, opts, interpret)
   local state = private[self]
   if state.closed then argerror(where, "client is closed") end
   local extra_body = opts.extra_body
@@ -146,26 +147,23 @@ function Client:_prepare(where, method, path, body, opts, interpret, blocking)
     lines = lines,
     -- what the transport is given: libcurl takes the client's own lines
     -- as a list the core made once
-    send = t == state.transport and headers.prepared(state.headers, lines) or lines,
+    send = name == "curl" and headers.prepared(state.headers, lines) or lines,
     body = body,
     timeout = opts.timeout or self.timeout,
     max_retries = opts.max_retries or self.max_retries,
     sleep = opts.sleep or state.sleep,
     logger = state.logger,
     interpret = interpret,
-    blocking = blocking,
   }
   -- Only when asked: a call without it carries nothing more.
   if opts.with_response then p.with_response = true end
   return self.base_url .. path, p
 end
 
---- client:_start(where, method, path, body, opts [, interpret [, blocking]])
--- -> a new call, its first attempt started (see _prepare). blocking: the
--- caller waits for it at once (a transport may then do the exchange in
--- run(), without a thread of its own).
-function Client:_start(where, method, path, body, opts, interpret, blocking)
-  local url, p = self:_prepare(where, method, path, body, opts, interpret, blocking)
+--- client:_start(where, method, path, body, opts [, interpret])
+-- -> a new call, its first attempt started (see _prepare).
+function Client:_start(where, method, path, body, opts, interpret)
+  local url, p = self:_prepare(where, method, path, body, opts, interpret)
   return call.new(method, url, p)
 end
 
@@ -188,7 +186,7 @@ function M.define(name, build, interpret)
   Client[name] = function(self, ...)
     check_client(name, self)
     local method, path, body, opts = build(self, name, ...)
-    local c = self:_start(name, method, path, body, opts, interpret, true)
+    local c = self:_start(name, method, path, body, opts, interpret)
     local _, value, err = c:wait()
     if err == nil and opts.with_response then return value, nil, c:response() end
     return value, err
@@ -212,20 +210,25 @@ function Client:has_credentials()
   return headers.has_credentials(private[self].headers)
 end
 
+-- The client's transports that exist, as an array.
+local function transports(state)
+  local list = {}
+  if state.curl then list[#list + 1] = state.curl end
+  if state.ngx then list[#list + 1] = state.ngx end
+  return list
+end
+
 --- client:drive([wait]) -> number of requests still in flight.
 -- Does the network work that is ready for every call of this client,
--- waiting up to `wait` seconds (default 0: never blocks) for some.
+-- waiting up to `wait` seconds (default 0: never blocks) for some, as
+-- wait.lua says (yielding inside OpenResty handlers; woken by the first
+-- request to end).
 function Client:drive(wait)
   check_client("drive", self)
   if wait ~= nil and (type(wait) ~= "number" or not (wait >= 0)) then
     argerror("drive", "wait must be a non-negative number of seconds")
   end
-  local state = private[self]
-  -- Calls over cosockets move by themselves: a wait waits for them.
-  if state.ngx and state.ngx.n > 0 then
-    return state.transport:drive(0) + state.ngx:drive(wait or 0)
-  end
-  return state.transport:drive(wait or 0)
+  return waiting.drive(transports(private[self]), wait)
 end
 
 --- client:fds() -> sockets, timeout
@@ -235,17 +238,19 @@ end
 -- either, then call client:drive() and poll your calls.
 function Client:fds()
   check_client("fds", self)
-  return private[self].transport:fds()
+  local curl = private[self].curl
+  if not curl then return {}, nil end
+  return curl:fds()
 end
 
 --- client:close(): releases the connections now rather than at collection.
--- Calls in flight, and calls waiting to retry, end as cancelled.
+-- Calls in flight, and calls waiting to retry, end as cancelled; inside
+-- nginx, from any light thread: whoever waits on them wakes at once.
 function Client:close()
   local state = private[self]
   if state then
     state.closed = true
-    state.transport:close()
-    if state.ngx then state.ngx:close() end
+    for _, t in ipairs(transports(state)) do t:close() end
   end
 end
 

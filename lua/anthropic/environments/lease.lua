@@ -17,6 +17,7 @@ local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local errors = require "anthropic.environments.errors"
 local runtime = require "anthropic.environments.runtime"
+local wait = require "anthropic.environments.wait"
 local client = require "anthropic.environments.client"
 local work = require "anthropic.environments.work_calls"
 check.internal()
@@ -73,11 +74,39 @@ local function lost(lease, p, err)
   set_state(lease, p, "lost", scrub(p, err))
 end
 
+-- The lease ran out (its ttl passed) with no heartbeat answered: lost, and
+-- the heartbeat still in flight, if any, cancelled. err: the last failure.
+local function ran_out(lease, p, err)
+  local why = err and err.message and format(" (last heartbeat: %s)", err.message) or ""
+  lost(lease, p, errors.new("lease", { reason = "expired", ttl_seconds = lease.ttl_seconds,
+    message = format("the lease ran out: no heartbeat was answered within its ttl of %g s%s",
+      lease.ttl_seconds or 0, why) }))
+end
+
+-- True once the lease's own ttl has passed while it is held.
+local function expired(lease, p)
+  return p.expires_at ~= nil and p.step ~= "stop" and now() >= p.expires_at
+    and (lease.state == "active" or lease.state == "stopping")
+end
+
 local function heartbeat(lease, p)
   local params = { expected_last_heartbeat = lease.last_heartbeat or work.NO_HEARTBEAT,
                    desired_ttl_seconds = p.ttl }
-  p.next_at, p.step, p.sent_at = nil, "heartbeat", now()
-  p.call = p.client:work_heartbeat_async(lease.env_id, lease.work_id, params, p.call_opts)
+  local opts, t = p.call_opts, now()
+  if p.expires_at then
+    -- No attempt outlives the lease: each one's timeout is at most the
+    -- time it has left.
+    local left = p.expires_at - t
+    if left <= 0 then return ran_out(lease, p, lease.last_error) end
+    if left < (opts.timeout or p.client.timeout) then
+      local capped = {}
+      for k, v in next, opts do capped[k] = v end
+      capped.timeout = left
+      opts = capped
+    end
+  end
+  p.next_at, p.step, p.sent_at = nil, "heartbeat", t
+  p.call = p.client:work_heartbeat_async(lease.env_id, lease.work_id, params, opts)
 end
 
 -- The seconds until the next heartbeat, from the lease's ttl.
@@ -90,7 +119,8 @@ local function on_heartbeat(lease, p, answer, err)
   local t = now()
   if not answer then
     if err.kind == "api" and err.status == 412 then return lost(lease, p, err) end
-    if not lease.last_heartbeat or not p.expires_at or t >= p.expires_at then return lost(lease, p, err) end
+    if not lease.last_heartbeat or not p.expires_at then return lost(lease, p, err) end
+    if t >= p.expires_at then return ran_out(lease, p, err) end
     -- The lease still runs: try again before it ends.
     lease.last_error = scrub(p, err)
     p.next_at = t + min(p.interval, (p.expires_at - t) / 2)
@@ -137,9 +167,16 @@ function Lease:poll()
     local c = p.call
     if c then
       local done, value, err = c:poll()
-      if not done then break end
-      p.call = nil
-      on_answer(self, p, p.step, value, err)
+      if done then
+        p.call = nil
+        on_answer(self, p, p.step, value, err)
+      elseif expired(self, p) then
+        ran_out(self, p, self.last_error)
+      else
+        break
+      end
+    elseif expired(self, p) then
+      ran_out(self, p, self.last_error)
     elseif p.next_at and now() >= p.next_at then
       heartbeat(self, p)
     else
@@ -149,14 +186,23 @@ function Lease:poll()
   return self.state, self.err
 end
 
---- lease:next_timer() -> seconds until the lease must be polled (0: now),
--- or nil when it waits on the network only (see client:fds) or has ended.
+--- lease:next_timer() -> seconds until the lease must be polled (0: now):
+-- the next heartbeat, a retry, or the lease running out; nil when it waits
+-- on the network only (see client:fds) or has ended.
 function Lease:next_timer()
   local p = private[self]
   if FINAL[self.state] then return nil end
-  if p.call then return p.call:next_timer() end
-  if p.next_at then return max(p.next_at - now(), 0) end
-  return nil
+  local t
+  if p.call then
+    t = p.call:next_timer()
+  elseif p.next_at then
+    t = max(p.next_at - now(), 0)
+  end
+  if p.expires_at and p.step ~= "stop" then
+    local left = max(p.expires_at - now(), 0)
+    t = t and min(t, left) or left
+  end
+  return t
 end
 
 --- lease:wait([timeout]) -> state, err. Runs the lease, blocking (in the
@@ -169,17 +215,19 @@ function Lease:wait(timeout)
   local p = private[self]
   local from = self.state
   local deadline = timeout and now() + timeout
+  local waiter = wait.new()   -- the calls wait as wait.lua says; so do the pauses
   while true do
     self:poll()
     if self.state ~= from or FINAL[self.state] then break end
     local t = now()
     if deadline and t >= deadline then break end
     local limit = deadline and deadline - t or 1
+    -- Up to when the lease runs out, at most.
+    if p.expires_at and p.step ~= "stop" then limit = min(limit, max(p.expires_at - t, 0.001)) end
     if p.call then
       p.call:wait(min(limit, 1))
     elseif p.next_at then
-      local pause = min(p.next_at - t, limit)
-      if pause > 0 then p.sleep(pause) end
+      waiter:sleep(min(p.next_at - t, limit), p.sleep)
     end
   end
   return self.state, self.err

@@ -2,10 +2,25 @@
 -- apart from the calls it serves. Which failures are retried, and how long
 -- to wait before the next attempt.
 local time = require "anthropic.environments.time"
+local core = require "anthropic.environments.core"
 
-local tonumber, min = tonumber, math.min
+local tonumber, min, floor, now = tonumber, math.min, math.floor, core.now
 
 local M = {}
+
+-- The retry jitter of every call, on every transport, from one generator
+-- (Park-Miller), seeded once from the clock. Each draw also mixes in the
+-- clock's microseconds, so processes forked from one parent (nginx's
+-- workers, a forking server) do not retry in step. The host's math.random
+-- is neither used nor touched.
+local seed = floor(now() * 1e6) % 2147483646 + 1
+
+--- retry.jitter() -> a number in [0, 1).
+function M.jitter()
+  seed = (seed * 16807 + floor(now() * 1e6) % 65536) % 2147483647
+  if seed == 0 then seed = 1 end
+  return (seed - 1) / 2147483646
+end
 
 --- retry.should(err) -> true if the failure is worth another attempt:
 -- x-should-retry decides first; then connection errors, timeouts, 408, 409,

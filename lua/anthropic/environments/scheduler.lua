@@ -3,6 +3,7 @@
 -- retries, and gathers their results. archive_many is its short form.
 local core = require "anthropic.environments.core"
 local runtime = require "anthropic.environments.runtime"
+local wait = require "anthropic.environments.wait"
 
 local ipairs, pcall, error, min, max, remove = ipairs, pcall, error, math.min, math.max, table.remove
 local unpack = table.unpack or unpack   -- luacheck: ignore unpack
@@ -37,33 +38,20 @@ local function protected(fn, cleanup)
   end
 end
 
--- The requests in flight and their transport, when it wakes its waiters
--- (cosockets): then the scheduler waits on it rather than polling.
-local function waking(active)
-  local transport, requests = nil, {}
-  for _, entry in ipairs(active) do
-    local request, t = entry.call:_request()
-    if request then
-      if not t.wait_any or (transport and t ~= transport) then return nil end
-      transport, requests[#requests + 1] = t, request
-    end
-  end
-  return transport, requests
-end
-
---- many.run(transport, jobs, opts) -> results, errors [, responses]
+--- scheduler.run(jobs, opts) -> results, errors [, responses]
 -- jobs: an array of { key = k, start = function() -> call }. results[k] is
 -- the value of the job's call, errors[k] its error. opts: concurrency (16),
 -- on_result(key, value, err [, response]), sleep (for waits when only
 -- retries are pending), with_response (the calls were started with it:
--- responses[k] is call:response(), and on_result gets it).
-function M.run(transport, jobs, opts)
+-- responses[k] is call:response(), and on_result gets it). It waits as
+-- wait.lua says, on the transports of the calls themselves.
+function M.run(jobs, opts)
   local concurrency = opts.concurrency or 16
   local on_result, sleep = opts.on_result, opts.sleep or runtime.sleep
-  local yield = runtime.ngx_sleep()
   local results, errors = {}, {}
   local responses = opts.with_response and {} or nil
   local active, next_index = {}, 1
+  local waiter = wait.new()
 
   protected(function()
     while next_index <= #jobs or #active > 0 do
@@ -72,8 +60,8 @@ function M.run(transport, jobs, opts)
         next_index = next_index + 1
         active[#active + 1] = { key = job.key, call = job.start() }
       end
-      transport:drive(0)
-      local finished, next_timer, running = false, nil, false
+      local finished, next_timer = false, nil
+      local requests, transports = {}, {}
       for i = #active, 1, -1 do
         local entry = active[i]
         local call = entry.call
@@ -88,27 +76,24 @@ function M.run(transport, jobs, opts)
           elseif on_result then
             on_result(entry.key, call.value, call.err)
           end
-        elseif call:_running() then
-          running = true
-        elseif call.retry_at then
-          next_timer = next_timer and min(next_timer, call.retry_at) or call.retry_at
+        else
+          local request, t = call:_request()
+          if request then
+            requests[#requests + 1], transports[#transports + 1] = request, t
+          elseif call.retry_at then
+            next_timer = next_timer and min(next_timer, call.retry_at) or call.retry_at
+          end
         end
       end
       if not finished and #active > 0 then
-        local wait = next_timer and max(next_timer - core.now(), 0) or 1
-        local waker, requests
-        if running and yield then waker, requests = waking(active) end
-        if waker then
-          -- Wakes when the first request ends, or when a retry is due.
-          waker:wait_any(requests, next_timer and wait or nil)
-        elseif yield and running then
-          yield(min(wait, 0.005))
-        elseif running then
-          transport:drive(min(wait, 1))
+        local secs = next_timer and max(next_timer - core.now(), 0)
+        if #requests > 0 then
+          -- Until the first request ends, or a retry is due.
+          waiter:any(requests, transports, secs)
         else
           -- Only retries are waiting: the sleep function is trusted, as in
           -- Call:wait, so the earliest of them is due once it returns.
-          if wait > 0 then sleep(wait) end
+          waiter:sleep(secs, sleep)
           for _, entry in ipairs(active) do
             local at = entry.call.retry_at
             if at and at <= next_timer then entry.call.retry_at = core.now() end

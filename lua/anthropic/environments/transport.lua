@@ -1,13 +1,17 @@
 -- anthropic.environments.transport: the seam between the calls and the
 -- network. The calls (call.lua, scheduler.lua) decide everything: headers,
--- retries, timeouts, errors. A transport only moves bytes:
+-- retries and their jitter (retry.lua), timeouts, errors; how anything
+-- waits is wait.lua's. A transport only moves bytes:
 --
 --   t = impl.new(config)        config: connect_timeout, stall_timeout,
---                               max_body, proxy, ca_file, ca_path,
---                               insecure_skip_tls_verify (all optional)
---   req = t:start(method, url, header_lines, body_or_nil, timeout_seconds,
---                 blocking)    blocking: the caller will run(req) at once
---                               (a hint: the exchange may happen in run())
+--                               max_body, max_connections, proxy, ca_file,
+--                               ca_path, insecure_skip_tls_verify (all
+--                               optional). A client makes each of its
+--                               transports when a call first needs it
+--                               (transport.pick), never before.
+--   req = t:start(method, url, header_lines, body_or_nil, timeout_seconds)
+--                               (a 6th argument, once a "blocking" hint, is
+--                               ignored by both transports)
 --   req:done()                  -> true once the attempt has ended
 --   req:result(decode, lazy)    -> status, headers, body [, value, decode_err]
 --                                  or nil, kind, message, status_seen (0: none)
@@ -17,18 +21,22 @@
 --                                  with lazy, a 2xx's headers may come as
 --                                  their raw block, a string: see
 --                                  answer.headers)
---   req:cancel()                stops it; its connection is not reused
+--   req:cancel()                stops it; its connection is not reused.
+--                               Inside nginx, from any light thread: every
+--                               waiter on it wakes at once.
 --   t:drive(wait)               does ready work, waiting up to wait seconds;
 --                               -> the number of requests in flight
 --   t:run(req, wait)            drives until req is done or wait passes
+--                               (nil: no limit, for a transport with wait_any)
 --   t:fds()                     -> sockets to watch, seconds to the next timer
---   t:random()                  -> a number in [0, 1), for retry jitter
 --   t:close()                   ends every request in flight as cancelled
 --   t:wait_any(requests, wait)  (optional) yields until one of the array of
 --                               requests is done or wait seconds (nil: no
 --                               limit) pass. A transport that has it wakes
---                               its waiters itself: call.lua and scheduler.lua
---                               wait through it instead of polling.
+--                               its waiters itself, every one of them (any
+--                               number of coroutines may wait on the same
+--                               request): wait.lua waits through it
+--                               instead of polling.
 --
 -- headers is a table of lower-case names to values; kind is one of
 -- "connection", "timeout", "decode" (the body or the header block is too
@@ -40,7 +48,8 @@
 -- Two implementations: "curl" (libcurl, the C core) everywhere, and "ngx"
 -- (nginx's cosockets) inside nginx where cosockets are allowed. A client
 -- picks one per call (transport.pick), so a client made in init_by_lua
--- (libcurl) runs its calls over cosockets in a content handler.
+-- runs its calls over cosockets in a content handler, and never makes a
+-- libcurl handle unless a call needs one.
 local check = require "anthropic.environments.check"
 local runtime = require "anthropic.environments.runtime"
 check.internal()
@@ -104,10 +113,10 @@ function M.mode(option, config)
 end
 
 --- transport.pick(state, where) -> the transport for a call starting now,
--- and its name. state: a client's private state (transport and
--- transport_name: its libcurl transport; mode, from transport.mode; config;
--- ngx, the cosocket transport, made here when first needed). Cosockets
--- where the phase allows them, else libcurl; a forced "ngx" raises there.
+-- and its name. state: a client's private state (mode, from
+-- transport.mode; config; curl and ngx, its transports, each made here when
+-- a call first needs it). Cosockets where the phase allows them, else
+-- libcurl; a forced "ngx" raises there.
 function M.pick(state, where)
   if state.mode ~= "curl" then
     local allowed, phase, why = runtime.cosockets()
@@ -128,7 +137,12 @@ function M.pick(state, where)
         .. "or use transport = \"curl\"", tostring(phase)))
     end
   end
-  return state.transport, state.transport_name
+  local t = state.curl
+  if not t then
+    t = M.new("curl", state.config)
+    state.curl = t
+  end
+  return t, "curl"
 end
 
 return M

@@ -7,22 +7,27 @@
 -- a kept-alive connection from nginx's pool, keyed by scheme, host, port,
 -- TLS settings and trust, and a fingerprint of the credentials), shakes hands over TLS with SNI, verification and session
 -- reuse, writes the request (transport/ngx_wire.lua) and feeds what it reads
--- to the C core's bounded answer parser (core.http_response). A waiting
--- call sleeps on a semaphore the thread posts when it ends: nginx wakes it
--- the moment the last byte has arrived, and nothing polls.
+-- to the C core's bounded answer parser (core.http_response). Every
+-- coroutine waiting on a request sleeps on a semaphore of its own, which
+-- the request's end posts (as does its cancel, or the client's close, from
+-- any light thread): nginx wakes every waiter the moment the last byte has
+-- arrived, and nothing polls. The coroutine that started a request reaps
+-- its thread (nginx lets only it) at its next wait, start or result.
 --
 -- The transport only moves bytes: statuses, retries and errors are decided
 -- by call.lua and answer.lua, as for the libcurl transport.
 local core = require "anthropic.environments.core"
 local wire = require "anthropic.environments.transport.ngx_wire"
+local common = require "anthropic.environments.transport.common"
 
 local ngx = ngx   -- luacheck: ignore ngx
 local setmetatable, pairs, pcall, type, tostring = setmetatable, pairs, pcall, type, tostring
-local min, max, floor, huge, format = math.min, math.max, math.floor, math.huge, string.format
+local min, max, floor, huge = math.min, math.max, math.floor, math.huge
 -- nginx's cached clock (updated at each turn of its event loop, as its
 -- own timers use it): cheaper than a clock_gettime per socket operation.
 local now = ngx.now
-local coroutine_running = coroutine.running
+local coroutine_running, coroutine_status = coroutine.running, coroutine.status
+local thread_spawn, thread_wait, thread_kill = ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill
 
 local semaphore = require "ngx.semaphore"
 
@@ -60,32 +65,63 @@ local function failure(req, what, err)
   local elapsed = floor((now() - req.started) * 1000 + 0.5)
   if err == "timeout" then
     if req.deadline and now() >= req.deadline - 0.001 then
-      return "timeout", format("Operation timed out after %d milliseconds with %d bytes received",
-        elapsed, req.received)
+      return "timeout", common.timed_out(elapsed, req.received)
     end
     if what == "connect" or what == "handshake" then
-      return "timeout", format("Connection timed out after %d milliseconds", elapsed)
+      return "timeout", common.connect_timed_out(elapsed)
     end
-    return "timeout", format("no data sent or received for %d ms (stall_timeout)",
-      min(floor(t.config.stall_timeout * 1000 + 0.5), MAX_MS))
+    return "timeout", common.stalled(t.config.stall_timeout)
   end
   return "connection", wire.explain(what, err, req.url)
 end
 
--- Ends the request: records the outcome, wakes whoever waits on it.
+-- Every coroutine's own semaphore, for its waits (a coroutine waits in
+-- one place at a time): coroutine -> semaphore.
+local semaphores = setmetatable({}, { __mode = "k" })
+
+-- The exchange threads of requests that have ended, per coroutine that
+-- started them: only that coroutine may reap them (ngx.thread.wait or kill),
+-- and it does at its next wait, start or result. coroutine -> array.
+local ended = setmetatable({}, { __mode = "k" })
+
+-- Reaps the ended threads the running coroutine started: a thread that
+-- returned is waited on (no yield), one still on the network (its request
+-- was cancelled) is killed, which closes its socket.
+local function reap()
+  local co = coroutine_running()
+  local list = ended[co]
+  if not list then return end
+  ended[co] = nil
+  for i = 1, #list do
+    local thread = list[i]
+    if coroutine_status(thread) == "dead" then pcall(thread_wait, thread) else pcall(thread_kill, thread) end
+  end
+end
+
+-- Ends the request: records the outcome, wakes every coroutine waiting on
+-- it, and leaves its thread to the coroutine that started it.
 local function finish(req, status, headers, body, kind, message, status_seen)
   if req.finished then return end
   req.finished = true
   req.status, req.headers, req.body = status, headers, body
   req.kind, req.message, req.status_seen = kind, message, status_seen
   req.sock = nil
-  local t = req.transport
-  if t.inflight[req] then
-    t.inflight[req] = nil
-    t.n = t.n - 1
+  req.transport.inflight[req] = nil
+  local thread = req.thread
+  if thread then
+    req.thread = nil
+    local list = ended[req.parent]
+    if not list then
+      list = {}
+      ended[req.parent] = list
+    end
+    list[#list + 1] = thread
   end
-  local notify = req.notify
-  if notify then notify:post(1) end
+  local waiters = req.waiters
+  if waiters then
+    req.waiters = nil
+    for sema in pairs(waiters) do sema:post(1) end
+  end
 end
 
 -- One try on one connection: true, or false when a kept-alive connection
@@ -183,12 +219,15 @@ function M.new(config)
     config = {
       connect_timeout = config.connect_timeout,
       stall_timeout = config.stall_timeout,
-      max_body = config.max_body or 16 * 1024 * 1024,
+      max_body = config.max_body or common.DEFAULT_MAX_BODY,
     },
     verify = not config.insecure_skip_tls_verify,
-    inflight = {}, n = 0, closed = false, urls = {},
+    -- The requests in flight, weakly: a request whose nginx request ended
+    -- under it (ngx.exit, a client abort) had its thread killed by nginx,
+    -- and leaves with the rest of that request's garbage.
+    inflight = setmetatable({}, { __mode = "k" }),
+    closed = false, urls = {},
     pool_options = {},
-    seed = (floor(now() * 1e6) + (ngx.worker and ngx.worker.pid and ngx.worker.pid() or 0)) % 2147483646 + 1,
   }, Transport)
   return t
 end
@@ -213,14 +252,22 @@ local function trust_name()
   return ok and name or ""
 end
 
--- Runs a request's exchange on a light thread of its own.
+-- Runs a request's exchange on a light thread of its own, a child of the
+-- running coroutine (which alone may reap it).
 local function launch(req)
-  req.deferred = false
-  local thread, err = ngx.thread.spawn(exchange, req)
+  req.parent = coroutine_running()
+  local thread, err = thread_spawn(exchange, req)
   if not thread then
-    finish(req, nil, nil, nil, "connection", "could not start a light thread: " .. tostring(err), 0)
+    return finish(req, nil, nil, nil, "connection", "could not start a light thread: " .. tostring(err), 0)
   end
-  req.thread, req.parent = thread, coroutine_running()
+  if req.finished then
+    -- It ended before its first yield (a failure nginx gave at once).
+    local list = ended[req.parent] or {}
+    ended[req.parent] = list
+    list[#list + 1] = thread
+  else
+    req.thread = thread
+  end
 end
 
 -- The URL taken apart, from a cache per scheme://authority.
@@ -237,11 +284,12 @@ local function parse(self, url)
   return u, slash and url:sub(slash) or "/"
 end
 
---- t:start(method, url, header_lines, body, timeout, blocking) -> request
--- A blocking call's exchange waits for run(), which does it in the calling
--- coroutine; any other starts at once on a light thread.
-function Transport:start(method, url, lines, body, timeout, blocking)
-  if self.closed then return nil, "cancelled", "the client was closed" end
+--- t:start(method, url, header_lines, body, timeout) -> request, its
+-- exchange running at once on a light thread (the hint `blocking` is not
+-- used: a thread of its own is what lets another light thread cancel it).
+function Transport:start(method, url, lines, body, timeout)
+  if self.closed then return nil, "cancelled", common.CLOSED end
+  reap()
   local u, path = parse(self, url)
   if not u then return nil, "connection", path end
   -- The pool: the URL's (scheme, host, port, TLS settings), the trust,
@@ -253,118 +301,108 @@ function Transport:start(method, url, lines, body, timeout, blocking)
     trust = trust, pool = trust .. " cred=" .. wire.credentials(lines),
     deadline = timeout and timeout > 0 and now() + timeout or nil,
     bytes = wire.request(method, u, path, lines, body),
-    finished = false, deferred = true,
+    finished = false,
   }, Request)
   self.inflight[req] = true
-  self.n = self.n + 1
-  if not blocking then launch(req) end
+  launch(req)
   return req
 end
 
---- request:done() -> true once the attempt has ended. (One that waited
--- for run() starts now, as someone polls it.)
+--- request:done() -> true once the attempt has ended.
 function Request:done()
-  if self.deferred then launch(self) end
   return self.finished
 end
 
 --- request:result() -> status, headers, body  or  nil, kind, message, status_seen
 function Request:result()
   if not self.finished then error("anthropic.environments: request is not done", 2) end
-  -- Reap the thread (it has ended, so this does not wait); only the
-  -- coroutine that started it may, and others leave it to the request's end.
-  local thread = self.thread
-  if thread and not self.reaped then
-    self.reaped = true
-    pcall(ngx.thread.wait, thread)
-  end
+  reap()
   if self.status then return self.status, self.headers, self.body end
   return nil, self.kind, self.message, self.status_seen or 0
 end
 
---- request:cancel(): stops it; its connection is closed, not reused.
+--- request:cancel(): stops it; its connection is closed, not reused. From
+-- any light thread: whoever waits on it wakes at once; the thread doing the
+-- exchange is killed now when the coroutine that started it cancels, else
+-- when that coroutine next waits or starts a call (nginx lets only it).
 function Request:cancel()
   if self.finished then return end
-  self.deferred = false
-  local sock, thread = self.sock, self.thread
-  if thread then
-    self.reaped = true
-    pcall(ngx.thread.kill, thread)
-  end
+  local sock = self.sock
+  finish(self, nil, nil, nil, "cancelled", common.CLOSED, 0)
+  reap()
+  -- Closed here unless another thread is reading it (nginx refuses that).
   if sock then pcall(sock.close, sock) end
-  finish(self, nil, nil, nil, "cancelled", "the client was closed", 0)
 end
 
--- Waits until one of `requests` has ended or `wait` seconds (nil: no limit)
--- have passed. A semaphore the requests' threads post: no polling, and any
--- light thread of the request may wait on it.
+-- Waits until one of the array `requests` has ended or `wait` seconds (nil:
+-- no limit) have passed. Each waiting coroutine registers its own
+-- semaphore with every request it waits on, and a request's end posts all
+-- of them: any number of light threads, of any nginx request, may wait on
+-- the same requests, and nothing polls.
 local function wait_for(requests, wait)
-  local sema
-  for req in pairs(requests) do
-    if req.deferred then launch(req) end
-    if req.finished then return end
-    sema = sema or semaphore.new(0)
-    req.notify = sema
+  reap()
+  local co = coroutine_running()
+  local sema = semaphores[co]
+  if not sema then
+    sema = semaphore.new(0)
+    semaphores[co] = sema
+  else
+    while sema:count() > 0 do sema:wait(0) end   -- posts left from earlier waits
   end
-  if not sema then return end
-  local deadline = wait and now() + wait
-  repeat
-    local left = deadline and deadline - now() or FOREVER
-    -- The semaphore counts whole milliseconds; 0 would not wait at all.
-    if left < 0.001 then break end
-    local ok = sema:wait(min(left, FOREVER))
-  until ok
-  for req in pairs(requests) do
-    if req.notify == sema then req.notify = nil end
+  local n = #requests
+  for i = 1, n do
+    local req = requests[i]
+    if req.finished then n = i - 1 break end
+    local waiters = req.waiters
+    if not waiters then
+      waiters = {}
+      req.waiters = waiters
+    end
+    waiters[sema] = true
   end
+  -- The semaphore counts whole milliseconds; 0 would not wait at all.
+  if n == #requests and (wait == nil or wait >= 0.001) then sema:wait(min(wait or FOREVER, FOREVER)) end
+  for i = 1, n do
+    local waiters = requests[i].waiters
+    if waiters then waiters[sema] = nil end
+  end
+  reap()
 end
 
 --- t:wait_any(requests, wait): blocks (yielding to nginx) until one of the
 -- array `requests` is done or wait seconds (nil: no limit) have passed.
 function Transport.wait_any(_, requests, wait)
-  local set = {}
-  for i = 1, #requests do set[requests[i]] = true end
-  wait_for(set, wait)
+  wait_for(requests, wait)
+end
+
+--- t:count() -> the requests in flight.
+function Transport:count()
+  local n = 0
+  for _ in pairs(self.inflight) do n = n + 1 end
+  return n
 end
 
 --- t:run(req, wait) -> requests in flight, after req is done or wait passed.
 function Transport:run(req, wait)
-  if req.finished then return self.n end
-  if req.deferred then
-    if wait == nil then
-      req.deferred = false
-      exchange(req)             -- here, in the caller's coroutine
-      return self.n
-    end
-    launch(req)
-  end
-  if wait == nil and req.parent == coroutine_running() then
-    -- The coroutine that started it waits on the thread itself: nginx
-    -- resumes it the moment the thread ends.
-    req.reaped = true
-    ngx.thread.wait(req.thread)
-  elseif wait == nil or wait > 0 then
-    wait_for({ [req] = true }, wait)
-  end
-  return self.n
+  if not req.finished and (wait == nil or wait > 0) then wait_for({ req }, wait) end
+  return self:count()
 end
 
 --- t:drive(wait) -> requests in flight. The threads move by themselves;
 -- with a wait, it returns as soon as any of them ends.
 function Transport:drive(wait)
-  if wait and wait > 0 and self.n > 0 then wait_for(self.inflight, wait) end
-  return self.n
+  if wait and wait > 0 then
+    local list = {}
+    for req in pairs(self.inflight) do list[#list + 1] = req end
+    if #list > 0 then wait_for(list, wait) end
+  else
+    reap()
+  end
+  return self:count()
 end
 
 --- t:fds() -> no sockets, no timer: nginx's event loop watches them.
 function Transport.fds() return {}, nil end
-
---- t:random() -> [0, 1), for retry jitter (Park-Miller; the host's
--- math.random is left alone).
-function Transport:random()
-  self.seed = (self.seed * 16807) % 2147483647
-  return (self.seed - 1) / 2147483646
-end
 
 --- t:close(): ends every request in flight as cancelled.
 function Transport:close()
