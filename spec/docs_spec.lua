@@ -233,7 +233,7 @@ describe("the docs", function()
     for _, file in ipairs(documents()) do
       local text = hosts.read_file(ROOT .. "/" .. file)
       for before, v in text:gmatch("([^\n]?[^\n]?[^\n]?[^\n]?[^\n]?[^\n]?[^\n]?[^\n]?)(%f[%d.]%d+%.%d+%.%d+)%f[^%d.]") do
-        if not (before:match("libcurl[ /]$") or before:match("sdk` $")) then
+        if not (before:match("libcurl[ /]$") or before:match("sdk` $") or before:match(">= $")) then
           assert.are.equal(version, v, file .. ": a version that is not environments.VERSION, after '" .. before .. "'")
         end
       end
@@ -279,6 +279,7 @@ describe("the docs", function()
     end)
   end)
 
+  local sh_runs = {}   -- document -> its sh run blocks, in order
   for _, b in ipairs(all) do
     if b.lang == "lua" and not b.norun then
       it("run " .. where(b) .. " (lua)", function()
@@ -297,25 +298,44 @@ describe("the docs", function()
     elseif b.lang == "sh" and b.info:match("^run") and not b.norun and b.text:find("nginx -p") and nginx.missing() then
       pending(where(b) .. ": nginx with its Lua module is not installed: " .. nginx.missing())
     elseif b.lang == "sh" and b.info:match("^run") and not b.norun then
-      it("run " .. where(b) .. " (sh)", function()
-        local dir = temp_dir()
-        local port = tostring(free_port())
-        -- the example nginx config it reads listens on that port too
-        local example = assert(hosts.read_file(ROOT .. "/examples/openresty/nginx.conf"))
-        hosts.write_file(dir .. "/example.conf", (example:gsub("8080", port)))
-        local script = b.text:gsub("/tmp/envs", dir):gsub("8080", port)
-          :gsub("examples/openresty/nginx%.conf", dir .. "/example.conf")
-        local file = dir .. "/block.sh"
-        hosts.write_file(file, script)
-        local out, err, code = hosts.run(string.format("cd %s && %s timeout 120 sh -e %s",
-          shell_quote(ROOT), environment(), shell_quote(file)))
-        -- an nginx the block started and did not stop
-        local pid = hosts.read_file(dir .. "/logs/nginx.pid")
-        if pid then os.execute("kill " .. pid:match("%d+") .. " 2>/dev/null") end
-        os.execute("rm -rf " .. shell_quote(dir))
-        assert.are.equal(0, code, where(b) .. " failed:\n" .. out .. err)
-        check_output(b, out, err)
-      end)
+      -- The runnable shell blocks of one document run in order in one
+      -- shell (a later block may use what an earlier one exported), in
+      -- one temporary HOME: one spec per document, at its first block.
+      local doc = sh_runs[b.file]
+      if not doc then
+        doc = {}
+        sh_runs[b.file] = doc
+        it("run " .. where(b) .. " (sh" .. ", and the document's later sh run blocks in the same shell)", function()
+          local dir = temp_dir()
+          local port = tostring(free_port())
+          -- the example nginx config it reads listens on that port too
+          local example = assert(hosts.read_file(ROOT .. "/examples/openresty/nginx.conf"))
+          hosts.write_file(dir .. "/example.conf", (example:gsub("8080", port)))
+          local parts = {}
+          for i, block in ipairs(doc) do
+            local text = block.text:gsub("/tmp/envs", dir):gsub("8080", port)
+              :gsub("examples/openresty/nginx%.conf", dir .. "/example.conf")
+            parts[#parts + 1] = string.format("echo '@@docs block %d@@'; echo '@@docs block %d@@' >&2\n%s", i, i, text)
+          end
+          local file = dir .. "/block.sh"
+          hosts.write_file(file, table.concat(parts, "\n"))
+          local out, err, code = hosts.run(string.format("cd %s && %s timeout 240 sh -e %s",
+            shell_quote(ROOT), environment(), shell_quote(file)))
+          -- an nginx a block started and did not stop
+          local pid = hosts.read_file(dir .. "/logs/nginx.pid")
+          if pid then os.execute("kill " .. pid:match("%d+") .. " 2>/dev/null") end
+          os.execute("rm -rf " .. shell_quote(dir))
+          local last = 0
+          for n in (out .. err):gmatch("@@docs block (%d+)@@") do last = math.max(last, tonumber(n)) end
+          assert.are.equal(0, code, where(doc[math.max(last, 1)]) .. " failed:\n" .. out .. err)
+          local function part(text, i)
+            return text:match("@@docs block " .. i .. "@@\n(.-)@@docs block ") or
+                   text:match("@@docs block " .. i .. "@@\n(.*)$") or ""
+          end
+          for i, block in ipairs(doc) do check_output(block, part(out, i), part(err, i)) end
+        end)
+      end
+      doc[#doc + 1] = b
     end
   end
 end)
