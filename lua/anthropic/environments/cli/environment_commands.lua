@@ -21,19 +21,19 @@ local EDIT_HELP = {
   { "--metadata KEY=VALUE", "a metadata entry (repeat for more)" },
 }
 
-local function read_config(path)
+local function read_config(command, path)
   local text
   if path == "-" then
     text = io.stdin:read("*a")
   else
     local f, err = io.open(path, "rb")
-    if not f then usage_error("--config: cannot read " .. tostring(err)) end
+    if not f then usage_error(command .. ": --config: cannot read " .. tostring(err)) end
     text = f:read("*a")
     f:close()
   end
   local value, err = lib.environments.decode(text or "")
-  if value == nil then usage_error(string.format("--config %s: not valid JSON: %s", clean(path), tostring(err))) end
-  if type(value) ~= "table" then usage_error(string.format("--config %s: expected a JSON object", clean(path))) end
+  if value == nil then usage_error(string.format("%s: --config %s: not valid JSON: %s", command, path, tostring(err))) end
+  if type(value) ~= "table" then usage_error(string.format("%s: --config %s: expected a JSON object", command, path)) end
   return value
 end
 
@@ -46,7 +46,7 @@ local function edit_params(command, flags)
     params.description = lib.environments.null
   end
   params.scope = flags.scope
-  if flags.config then params.config = read_config(flags.config) end
+  if flags.config then params.config = read_config(command, flags.config) end
   if #flags.metadata > 0 then params.metadata = args.metadata(command, flags.metadata) end
   return params
 end

@@ -54,10 +54,10 @@ local function utf8_at(s, i)
   return n, cp
 end
 
---- output.clean(s): s (tostring'd) with every C0 or C1 control character,
--- DEL, bidirectional control and byte that is not UTF-8 shown as "?".
-function M.clean(s)
-  s = tostring(s)
+-- s with each unsafe character (C0 controls, DEL, unsafe code points) and
+-- each byte that is not UTF-8 replaced by replace(code point, or nil for
+-- such a byte).
+local function scrub(s, replace)
   if not s:find("[%c\127-\255]") then return s end
   local out, i, len = {}, 1, #s
   while i <= len do
@@ -67,20 +67,27 @@ function M.clean(s)
       out[#out + 1] = s:sub(i, j - 1)
       i = j
     elseif b < 0x80 then
-      out[#out + 1] = "?"
+      out[#out + 1] = replace(b)
       i = i + 1
     else
       local n, cp = utf8_at(s, i)
       if n and not unsafe(cp) then
         out[#out + 1] = s:sub(i, i + n - 1)
-        i = i + n
       else
-        out[#out + 1] = "?"
-        i = i + (n or 1)
+        out[#out + 1] = replace(cp)
       end
+      i = i + (n or 1)
     end
   end
   return table.concat(out)
+end
+
+local function question() return "?" end
+
+--- output.clean(s): s (tostring'd) with every C0 or C1 control character,
+-- DEL, bidirectional control and byte that is not UTF-8 shown as "?".
+function M.clean(s)
+  return scrub(tostring(s), question)
 end
 local clean = M.clean
 
@@ -114,15 +121,16 @@ local function pad(s, n)
   return s .. string.rep(" ", n - width(s))
 end
 
--- In JSON text those characters can only be in strings: escaped, they
--- keep their value and leave the terminal alone.
+-- In JSON text those characters can only be in strings (the encoder has
+-- escaped C0 controls already): escaped as \uXXXX, they keep their value
+-- and leave the terminal alone. Bytes that are not UTF-8 (which JSON text
+-- cannot have) become U+FFFD.
+local function json_escape(cp)
+  return cp and string.format("\\u%04x", cp) or "\\ufffd"
+end
+
 local function escape_json(text)
-  text = text:gsub("\127", "\\u007f")
-  if not text:find("[\194\216\226]") then return text end
-  return (text:gsub("[\194-\244][\128-\191]+", function(seq)
-    local n, cp = utf8_at(seq, 1)
-    if n == #seq and unsafe(cp) then return string.format("\\u%04x", cp) end
-  end))
+  return scrub(text, json_escape)
 end
 
 function M.print_json(value)
