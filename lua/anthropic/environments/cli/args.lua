@@ -65,6 +65,7 @@ local function command_at(argv, i, commands, groups, where)
   local word = argv[i]
   local sub = argv[i + 1]
   if groups[word] then
+    output.command = word
     if sub and commands[word .. " " .. sub] then return word .. " " .. sub, commands[word .. " " .. sub], i + 2 end
     if sub and not is_flag(sub) then
       usage_error(string.format("%sunknown %s subcommand '%s' (%s has %s)", where or "", word, clean(sub), word,
