@@ -42,7 +42,7 @@ local function edit_params(command, flags)
   params.name = flags.name
   params.description = flags.description
   if flags["clear-description"] then
-    if flags.description then usage_error("update: --description and --clear-description together") end
+    if flags.description then usage_error("update: --description and --clear-description together (give one)") end
     params.description = lib.environments.null
   end
   params.scope = flags.scope
