@@ -142,6 +142,9 @@ describe("the command-line tool's help", function()
       local _, err, code = bare { "get" }
       assert.are.equal(2, code)
       assert.matches("get: missing ID", err, 1, true)
+      _, err, code = bare { "archive", "env_a", ".." }
+      assert.are.equal(2, code)
+      assert.matches("archive: invalid id '..'", err, 1, true)
       local out
       out, err, code = bare { "get", "env_x" }
       assert.are.equal(3, code)

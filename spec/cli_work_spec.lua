@@ -183,7 +183,10 @@ describe("the work commands", function()
       { { "work", "poll", ENV, "--worker-id", "a\tb\27" }, "work poll: --worker-id must not contain" },
       { { "work", "update", ENV, "w" }, "work update: nothing to change (give --metadata KEY=VALUE)" },
       { { "work", "update", ENV, "w", "--metadata", "x" }, "work update: --metadata 'x': expected KEY=VALUE" },
-      { { "work", "get", "..", "work_1" }, "invalid id '..'" },
+      { { "work", "get", "..", "work_1" }, "work get: invalid ENV_ID '..': must not be '..'" },
+      { { "work", "stop", ENV, "" }, "work stop: invalid WORK_ID '': must not be empty" },
+      { { "work", "heartbeat", ENV, "w", "--expected-last-heartbeat", "" },
+        "work heartbeat: --expected-last-heartbeat must not be empty" },
       { { "work", "heartbeat", ENV, "w", "--desired-ttl-seconds", "0" }, "--desired-ttl-seconds must be a whole number" },
     }
     for _, case in ipairs(cases) do

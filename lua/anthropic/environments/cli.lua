@@ -114,19 +114,21 @@ function M.main(argv, load)
     io.stdout:write(output.PROGRAM, " ", help.version(), "\n")
     os.exit(output.EXIT_OK)
   end
-  local environments = (load or default_load)()
-  local check = require "anthropic.environments.check"
   local spec, command = parsed.spec, parsed.command
   if spec.ids then
-    for _, id in ipairs(parsed.args) do
-      -- the library's own rules, checked up front so that `archive` refuses
-      -- a bad id before it archives anything
+    -- the library's own rules (check.lua, plain Lua), checked up front so
+    -- that `archive` refuses a bad id before it archives anything; named as
+    -- the help names it when there are several (ENV_ID, WORK_ID)
+    local check = require "anthropic.environments.check"
+    for i, id in ipairs(parsed.args) do
       local valid, why = check.valid_id(id)
       if not valid then
-        output.usage_error(string.format("%s: invalid id '%s': %s", command, output.clean(id), why))
+        local what = #spec.params > 1 and spec.params[i] or "id"
+        output.usage_error(string.format("%s: invalid %s '%s': %s", command, what, output.clean(id), why))
       end
     end
   end
+  local environments = (load or default_load)()
   local ctx = { command = command, call = caller(command) }
   -- Every item of a paginated call (client:each, client:each_work), at
   -- most limit of them (nil: all); an API failure ends the tool.
