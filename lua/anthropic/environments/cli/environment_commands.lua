@@ -134,9 +134,9 @@ commands.delete = {
   flags = { yes = "flag" }, params = { "ID" }, ids = true,
   synopsis = "ID [--yes]",
   summary = "delete an environment for good (asks first, unless --yes)",
-  about = "Deletes an environment for good. On a terminal it asks \"Delete environment ID? [y/N]\"\n"
-    .. "first; anything but y or yes leaves it (exit 1). Without a terminal to ask on\n"
-    .. "(stdin and stderr), it needs --yes.",
+  about = "Deletes an environment for good. On a terminal it first asks\n"
+    .. "\"Delete environment ID? [y/N]\"; anything but y or yes leaves it (exit 1).\n"
+    .. "Without a terminal to ask on (stdin and stderr), it needs --yes.",
   arguments = ID,
   options = { { "--yes", "delete without asking" } },
 }
