@@ -43,6 +43,7 @@ build = {
     ["anthropic.environments.cli"] = "lua/anthropic/environments/cli.lua",
     ["anthropic.environments.cli.args"] = "lua/anthropic/environments/cli/args.lua",
     ["anthropic.environments.cli.environment_commands"] = "lua/anthropic/environments/cli/environment_commands.lua",
+    ["anthropic.environments.cli.help"] = "lua/anthropic/environments/cli/help.lua",
     ["anthropic.environments.cli.output"] = "lua/anthropic/environments/cli/output.lua",
     ["anthropic.environments.cli.webhook_commands"] = "lua/anthropic/environments/cli/webhook_commands.lua",
     ["anthropic.environments.cli.work_commands"] = "lua/anthropic/environments/cli/work_commands.lua",

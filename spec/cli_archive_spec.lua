@@ -77,13 +77,13 @@ describe("the command-line tool's archive", function()
         { { "archive", "-" }, "env_a\nenv\1b\n", "archive: stdin line 2: invalid id 'env?b': must not contain control characters" },
         { { "archive", "-" }, "# nothing\n\n", "archive: no ids on stdin" },
         { { "archive", "-", "-" }, "env_a\n", "archive: - given twice" },
-        { { "archive" }, "", "archive needs ID [ID ...] (or - to read the ids from stdin)" },
+        { { "archive" }, "", "archive: missing ID (one or more, or - to read them from stdin)" },
       }
       for _, case in ipairs(cases) do
         local out, err, code = run(case[1], case[2])
         assert.are.equal(2, code, err)
         assert.are.equal("", out)
-        assert.are.equal("anthropic-environments: " .. case[3] .. " (see anthropic-environments --help)\n", err)
+        assert.are.equal("anthropic-environments: " .. case[3] .. " (see anthropic-environments archive --help)\n", err)
       end
       assert.are.equal(0, #server:requests())
     end)

@@ -1,7 +1,10 @@
 -- bin/anthropic-environments run as a process, under the Lua version busted
 -- runs on, against the fake API: its output, its exit codes and the exact
--- requests it makes. archive is in cli_archive_spec.lua, webhook verify in
--- cli_webhook_spec.lua.
+-- requests it makes. Usage errors and global flags are in
+-- cli_usage_spec.lua, help in cli_help_spec.lua, archive in
+-- cli_archive_spec.lua, delete's question in cli_delete_spec.lua, the
+-- work commands in cli_work_spec.lua, webhook verify in
+-- cli_webhook_spec.lua, what is cleaned in cli_clean_spec.lua.
 local environments = require "anthropic.environments"
 local fake = require "spec.support.fake"
 local hosts = require "spec.support.hosts"
@@ -31,80 +34,6 @@ describe("the command-line tool", function()
 
   local function only_request() return server:only_request() end
 
-  describe("help and usage errors", function()
-    it("--help prints the usage, the environment variables and the exit codes", function()
-      for _, args in ipairs { { "--help" }, { "-h" }, { "help" }, { "create", "--help" } } do
-        local out, err, code = run(args)
-        assert.are.equal(0, code)
-        assert.are.equal("", err)
-        assert.matches("^Usage: anthropic%-environments COMMAND", out)
-        for _, word in ipairs { "list", "get ID", "create --name", "update ID", "archive ID [ID ...]",
-                                "delete ID", "--json", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN",
-                                "ANTHROPIC_BASE_URL", "Exit status", "  2  usage error" } do
-          assert.matches(word, out, 1, true)
-        end
-      end
-    end)
-
-    it("--version prints the library's version", function()
-      local out, _, code = run { "--version" }
-      assert.are.equal(0, code)
-      assert.are.equal("anthropic-environments " .. environments.VERSION .. "\n", out)
-    end)
-
-    it("exits 2 for usage errors, before any request", function()
-      local cases = {
-        { {}, "no command given" },
-        { { "frob" }, "unknown command 'frob'" },
-        { { "list", "--frob" }, "list: unknown option '--frob'" },
-        { { "list", "--limit" }, "list: --limit needs a value" },
-        { { "list", "--limit", "0" }, "--limit must be a whole number" },
-        { { "list", "--limit", "2.5" }, "--limit must be a whole number" },
-        { { "list", "--json=yes" }, "--json takes no value" },
-        { { "list", "extra" }, "list takes no arguments (got 'extra')" },
-        { { "get" }, "get needs ID" },
-        { { "get", "a", "b" }, "get needs ID" },
-        { { "archive" }, "archive needs ID [ID ...]" },
-        { { "archive", EXAMPLE_ID, ".." }, "archive: invalid id '..': must not be '..'" },
-        { { "create" }, "create needs --name" },
-        { { "create", "--name", "x", "--name", "y" }, "--name given twice" },
-        { { "create", "--name", "" }, "create: parameter 'name' must be 1 to 256 characters long (got 0)" },
-        { { "create", "--name", "x", "--scope", "global" }, "parameter 'scope' must be 'organization' or 'account'" },
-        { { "create", "--name", "x", "--metadata", "novalue" }, "--metadata 'novalue': expected KEY=VALUE" },
-        { { "create", "--name", "x", "--clear-description" }, "create: unknown option '--clear-description'" },
-        { { "create", "--name", "x", "--config", "/nonexistent/c.json" }, "--config: cannot read" },
-        { { "update", EXAMPLE_ID, "--description", "d", "--clear-description" }, "together" },
-        { { "update", EXAMPLE_ID }, "update: nothing to change" },
-      }
-      for _, case in ipairs(cases) do
-        local out, err, code = run(case[1])
-        assert.are.equal(2, code, table.concat(case[1], " "))
-        assert.are.equal("", out)
-        assert.matches("^anthropic%-environments: ", err)
-        assert.matches(case[2], err, 1, true)
-      end
-      assert.are.equal(0, #server:requests())
-    end)
-
-    it("exits 2 for a --config file that is not JSON or that the library refuses", function()
-      local path = os.tmpname()
-      write_file(path, "{ not json")
-      local _, err, code = run { "create", "--name", "x", "--config", path }
-      assert.are.equal(2, code)
-      assert.matches("not valid JSON", err, 1, true)
-      write_file(path, '{"type":"cloud","networking":{"type":"limited","alowed_hosts":[]}}')
-      _, err, code = run { "create", "--name", "x", "--config", path }
-      assert.are.equal(2, code)
-      assert.matches("unknown parameter 'config.networking.alowed_hosts'", err, 1, true)
-      write_file(path, '["cloud"]')
-      _, err, code = run { "update", EXAMPLE_ID, "--config", path }
-      assert.are.equal(2, code)
-      assert.matches("config.type", err, 1, true)
-      os.remove(path)
-      assert.are.equal(0, #server:requests())
-    end)
-  end)
-
   describe("environment variables", function()
     it("exits 3 without credentials, before any request", function()
       local out, err, code = run({ "list" }, { env = "ANTHROPIC_BASE_URL=" .. server.url })
@@ -117,7 +46,10 @@ describe("the command-line tool", function()
     it("exits 3 for a base URL that is not http(s)", function()
       local _, err, code = run({ "list" }, { env = "ANTHROPIC_API_KEY=k ANTHROPIC_BASE_URL=ftp://x" })
       assert.are.equal(3, code)
-      assert.matches("base_url must be an http:// or https:// URL", err, 1, true)
+      assert.are.equal("anthropic-environments: ANTHROPIC_BASE_URL must be an http:// or https:// URL\n", err)
+      _, err, code = run({ "list", "--base-url", "ftp://y" }, { env = "ANTHROPIC_API_KEY=k" })
+      assert.are.equal(3, code)
+      assert.are.equal("anthropic-environments: --base-url must be an http:// or https:// URL\n", err)
     end)
 
     it("sends ANTHROPIC_API_KEY, or ANTHROPIC_AUTH_TOKEN as a bearer token", function()
@@ -382,21 +314,30 @@ describe("the command-line tool", function()
 
   describe("delete", function()
     it("deletes and says so; --json prints the API's answer", function()
-      local out, err, code = run { "delete", "env_selfhosted01" }
+      local out, err, code = run { "delete", "env_selfhosted01", "--yes" }
       assert.are.equal(0, code)
       assert.are.equal("", err)
       assert.are.equal("deleted env_selfhosted01\n", out)
       local req = only_request()
       assert.are.equal("DELETE", req.method)
       assert.are.equal("/v1/environments/env_selfhosted01", req.path)
-      out, err, code = run { "delete", "--json", "env_unrestricted01" }
+      out, err, code = run { "--json", "delete", "--yes", "env_unrestricted01" }
       assert.are.equal(0, code)
       assert.are.equal("", err)
       assert.are.equal('{"id":"env_unrestricted01","type":"environment_deleted"}\n', out)
     end)
 
+    it("without --yes and without a terminal, exits 2 and deletes nothing", function()
+      local out, err, code = run({ "delete", "env_selfhosted01" }, { stdin = "y\n" })
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.are.equal("anthropic-environments: delete: no terminal to ask on: give --yes to delete env_selfhosted01 "
+        .. "(see anthropic-environments delete --help)\n", err)
+      assert.are.equal(0, #server:requests())
+    end)
+
     it("exits 1 when there is nothing to delete", function()
-      local out, err, code = run { "delete", "env_missing" }
+      local out, err, code = run { "delete", "env_missing", "--yes" }
       assert.are.equal(1, code)
       assert.are.equal("", out)
       assert.matches("404", err, 1, true)

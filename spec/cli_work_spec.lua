@@ -142,17 +142,51 @@ describe("the work commands", function()
     assert.matches("api error 404 not_found_error", err, 1, true)
   end)
 
+  it("work update sends --metadata as the body (KEY= as null, which deletes it) and prints the item", function()
+    enqueue()
+    local out, err, code = run { "work", "update", ENV, "work_1", "--metadata", "team=", "--metadata", "stage=b=c" }
+    assert.are.equal(0, code, err)
+    assert.are.equal("", err)
+    local r = server:only_request()
+    assert.are.equal("POST " .. BASE .. "/work_1", request_line(r))
+    assert.are.equal("application/json", r.header_map["content-type"])
+    assert.are.equal('{"metadata":{"stage":"b=c","team":null}}', r.body)
+    assert.matches("^id%s+work_1\nstate%s+queued\n", out)
+    assert.matches("\nmetadata%s+stage=b=c\n", out)
+    assert.falsy(out:find(SECRET, 1, true))
+    out, err, code = run { "--json", "work", "update", ENV, "work_1", "--metadata=team=ml" }
+    assert.are.equal(0, code, err)
+    local item = cjson.decode(out)
+    assert.are.same({ stage = "b=c", team = "ml" }, item.metadata)
+    assert.are.equal(cjson.null, item.secret)
+    local _, err3, code3 = run { "work", "update", ENV, "work_nope", "--metadata", "a=b" }
+    assert.are.equal(1, code3)
+    assert.matches("api error 404 not_found_error", err3, 1, true)
+  end)
+
   it("exits 2 for usage errors, before any request, and lists the commands in --help", function()
     local cases = {
-      { { "work" }, "work needs a subcommand" },
-      { { "work", "poll" }, "work poll needs ENV_ID" },
-      { { "work", "ack", ENV }, "work ack needs ENV_ID WORK_ID" },
+      { { "work" }, "work needs a subcommand: ack, get, heartbeat, list, poll, stats, stop and update" },
+      { { "work", "frob", ENV }, "unknown work subcommand 'frob' (work has ack, get, heartbeat, list, poll, stats, "
+        .. "stop and update)" },
+      { { "work", "poll" }, "work poll: missing ENV_ID (see anthropic-environments work poll --help)" },
+      { { "work", "ack" }, "work ack: missing ENV_ID and WORK_ID" },
+      { { "work", "ack", ENV }, "work ack: missing WORK_ID" },
+      { { "work", "ack", ENV, "w", "x" }, "work ack takes only ENV_ID and WORK_ID (got 3 arguments)" },
+      { { "work", "stats", ENV, "x" }, "work stats takes one ENV_ID (got 2 arguments)" },
       { { "work", "poll", ENV, "--block-ms", "0" }, "work poll: --block-ms must be a whole number from 1 to 999" },
       { { "work", "poll", ENV, "--block-ms", "1000" }, "--block-ms must be a whole number from 1 to 999" },
       { { "work", "list", ENV, "--limit", "x" }, "--limit must be a whole number" },
       { { "work", "stop", ENV, "work_1", "--force=yes" }, "--force takes no value" },
-      { { "work", "get", ENV, "stats" }, "work_id must not be 'stats'" },
-      { { "work", "get", "..", "work_1" }, "invalid id '..'" },
+      { { "work", "get", ENV, "stats" }, "work get: WORK_ID must not be 'stats' (that is another route" },
+      { { "work", "poll", ENV, "--worker-id", "" }, "work poll: --worker-id must not be empty" },
+      { { "work", "poll", ENV, "--worker-id", "a\tb\27" }, "work poll: --worker-id must not contain" },
+      { { "work", "update", ENV, "w" }, "work update: nothing to change (give --metadata KEY=VALUE)" },
+      { { "work", "update", ENV, "w", "--metadata", "x" }, "work update: --metadata 'x': expected KEY=VALUE" },
+      { { "work", "get", "..", "work_1" }, "work get: invalid ENV_ID '..': must not be '..'" },
+      { { "work", "stop", ENV, "" }, "work stop: invalid WORK_ID '': must not be empty" },
+      { { "work", "heartbeat", ENV, "w", "--expected-last-heartbeat", "" },
+        "work heartbeat: --expected-last-heartbeat must not be empty" },
       { { "work", "heartbeat", ENV, "w", "--desired-ttl-seconds", "0" }, "--desired-ttl-seconds must be a whole number" },
     }
     for _, case in ipairs(cases) do
@@ -160,12 +194,15 @@ describe("the work commands", function()
       assert.are.equal(2, code, table.concat(case[1], " "))
       assert.are.equal("", out)
       assert.matches(case[2], err, 1, true)
+      assert.is_nil(err:find("work_poll", 1, true), err)
+      assert.is_nil(err:find("anthropic.environments", 1, true), err)
     end
     assert.are.equal(0, #server:requests())
     local out, _, code = run { "--help" }
     assert.are.equal(0, code)
     for _, word in ipairs { "work poll ENV_ID", "work ack ENV_ID WORK_ID", "work heartbeat ENV_ID WORK_ID",
-                            "work stop ENV_ID WORK_ID [--force]", "work get", "work list ENV_ID", "work stats ENV_ID" } do
+                            "work stop ENV_ID WORK_ID [--force]", "work get", "work update ENV_ID WORK_ID --metadata",
+                            "work list ENV_ID", "work stats ENV_ID" } do
       assert.matches(word, out, 1, true)
     end
   end)

@@ -47,15 +47,16 @@ end
 --- cli.on_terminal(args, opts) -> what the terminal showed (stderr), stdout,
 -- exit code: the tool runs on a pseudo-terminal made by script(1) (util-
 -- linux), with stdout to a file and stdin from opts.stdin; nil when there
--- is no script command.
+-- is no script command. With opts.typed, stdin is the terminal too, and
+-- opts.typed is what is typed on it.
 function M.on_terminal(args, opts)
   opts = opts or {}
   if not hosts.have("script") then return nil end
   local out, input = os.tmpname(), os.tmpname()
-  hosts.write_file(input, opts.stdin or "")
-  local inner = string.format("cd %s && %s <%s >%s; echo \"rc=$?\"", fake.shell_quote(hosts.ROOT),
-    command_line(args, opts), input, out)
-  local p = io.popen("script -qfec " .. fake.shell_quote(inner) .. " /dev/null </dev/null")
+  hosts.write_file(input, opts.typed or opts.stdin or "")
+  local inner = string.format("cd %s && %s %s >%s; echo \"rc=$?\"", fake.shell_quote(hosts.ROOT),
+    command_line(args, opts), opts.typed and "" or "<" .. input, out)
+  local p = io.popen("script -qfec " .. fake.shell_quote(inner) .. " /dev/null <" .. (opts.typed and input or "/dev/null"))
   local terminal = p:read("*a")
   p:close()
   local stdout = hosts.read_file(out)

@@ -1,34 +1,112 @@
 -- anthropic.environments.cli.output: how the command-line tool speaks:
--- exit codes, failures, tables and JSON. Nothing the API sends reaches the
--- terminal with its control characters (escape sequences included).
-local environments = require "anthropic.environments"
-local schema = require "anthropic.environments.schema"
+-- exit codes, failures, tables and JSON. Nothing the API or the command
+-- line sends reaches the terminal with its control characters: C0 and C1
+-- controls (escape sequences included), DEL, bidirectional overrides and
+-- bytes that are not UTF-8 are shown as "?" (output.clean); JSON output has
+-- them escaped. The library is loaded on first use (output.lib), so that
+-- help and version work before its C core is built.
+local help = require "anthropic.environments.cli.help"
 
 local M = {
-  PROGRAM = "anthropic-environments",
+  PROGRAM = help.PROGRAM,
   EXIT_OK = 0,       -- everything asked for was done
-  EXIT_API = 1,      -- the API answered with an error, or the network failed
+  EXIT_API = 1,      -- the API answered with an error, or the network failed; delete not confirmed
   EXIT_USAGE = 2,    -- bad command line: unknown command or flag, bad value, unreadable file
   EXIT_CONFIG = 3,   -- no credentials, a bad ANTHROPIC_BASE_URL, or the library cannot be loaded
 }
 
-function M.fail(code, message)
-  io.stderr:write(M.PROGRAM, ": ", message, "\n")
-  os.exit(code)
+--- output.lib.<name>: the library's module anthropic.environments.<name>
+-- (output.lib.environments: anthropic.environments itself), required on
+-- first use.
+M.lib = setmetatable({}, { __index = function(t, name)
+  local module = require(name == "environments" and "anthropic.environments" or "anthropic.environments." .. name)
+  rawset(t, name, module)
+  return module
+end })
+local lib = M.lib
+
+-- Code points shown as "?": C1 controls, the bidirectional embeddings,
+-- overrides and isolates (U+202A-U+202E, U+2066-U+2069) and marks (U+200E,
+-- U+200F, U+061C).
+local function unsafe(cp)
+  return (cp >= 0x80 and cp <= 0x9F) or (cp >= 0x202A and cp <= 0x202E) or (cp >= 0x2066 and cp <= 0x2069)
+    or cp == 0x200E or cp == 0x200F or cp == 0x061C
 end
 
-function M.usage_error(message)
-  M.fail(M.EXIT_USAGE, message .. " (see " .. M.PROGRAM .. " --help)")
+-- The UTF-8 sequence at s[i]: its length and code point, or nil when the
+-- bytes there are not UTF-8 (overlong forms and surrogates included).
+local function utf8_at(s, i)
+  local b = s:byte(i)
+  local n, cp, lo, hi
+  if b >= 0xC2 and b <= 0xDF then n, cp = 2, b - 0xC0
+  elseif b >= 0xE0 and b <= 0xEF then n, cp = 3, b - 0xE0
+  elseif b >= 0xF0 and b <= 0xF4 then n, cp = 4, b - 0xF0
+  else return nil end
+  lo, hi = 0x80, 0xBF
+  if b == 0xE0 then lo = 0xA0 elseif b == 0xED then hi = 0x9F
+  elseif b == 0xF0 then lo = 0x90 elseif b == 0xF4 then hi = 0x8F end
+  for j = 1, n - 1 do
+    local c = s:byte(i + j)
+    if not c or c < lo or c > hi then return nil end
+    lo, hi = 0x80, 0xBF
+    cp = cp * 64 + (c - 0x80)
+  end
+  return n, cp
 end
 
---- output.clean(s): s with every control character shown as "?".
+-- s with each unsafe character (C0 controls, DEL, unsafe code points) and
+-- each byte that is not UTF-8 replaced by replace(code point, or nil for
+-- such a byte).
+local function scrub(s, replace)
+  if not s:find("[%c\127-\255]") then return s end
+  local out, i, len = {}, 1, #s
+  while i <= len do
+    local b = s:byte(i)
+    if b >= 0x20 and b < 0x7F then
+      local j = s:find("[%c\127-\255]", i) or len + 1
+      out[#out + 1] = s:sub(i, j - 1)
+      i = j
+    elseif b < 0x80 then
+      out[#out + 1] = replace(b)
+      i = i + 1
+    else
+      local n, cp = utf8_at(s, i)
+      if n and not unsafe(cp) then
+        out[#out + 1] = s:sub(i, i + n - 1)
+      else
+        out[#out + 1] = replace(cp)
+      end
+      i = i + (n or 1)
+    end
+  end
+  return table.concat(out)
+end
+
+local function question() return "?" end
+
+--- output.clean(s): s (tostring'd) with every C0 or C1 control character,
+-- DEL, bidirectional control and byte that is not UTF-8 shown as "?".
 function M.clean(s)
-  return (tostring(s):gsub("[%c\127]", "?"))
+  return scrub(tostring(s), question)
 end
 local clean = M.clean
 
+function M.fail(code, message)
+  -- every line cleaned: a message may carry the API's text or an argument
+  io.stderr:write(M.PROGRAM, ": ", (tostring(message):gsub("[^\n]+", clean)), "\n")
+  os.exit(code)
+end
+
+-- The command being run, once the parser knows it (its help is the one a
+-- usage error points to).
+M.command = nil
+
+function M.usage_error(message)
+  M.fail(M.EXIT_USAGE, message .. " (see " .. M.PROGRAM .. (M.command and " " .. M.command or "") .. " --help)")
+end
+
 function M.show(v)
-  if v == nil or v == environments.null then return "-" end
+  if v == nil or v == lib.environments.null then return "-" end
   return clean(v)
 end
 local show = M.show
@@ -43,10 +121,22 @@ local function pad(s, n)
   return s .. string.rep(" ", n - width(s))
 end
 
+-- In JSON text those characters can only be in strings (the encoder has
+-- escaped C0 controls already): escaped as \uXXXX, they keep their value
+-- and leave the terminal alone. Bytes that are not UTF-8 (which JSON text
+-- cannot have) become U+FFFD.
+local function json_escape(cp)
+  return cp and string.format("\\u%04x", cp) or "\\ufffd"
+end
+
+local function escape_json(text)
+  return scrub(text, json_escape)
+end
+
 function M.print_json(value)
-  local text, err = environments.encode(value)
+  local text, err = lib.environments.encode(value)
   if not text then M.fail(M.EXIT_API, "cannot write the answer as JSON: " .. tostring(err)) end
-  io.stdout:write(text, "\n")
+  io.stdout:write(escape_json(text), "\n")
 end
 
 local function sorted_keys(t)
@@ -102,7 +192,7 @@ function M.environment(env)
     rows[#rows + 1] = { "package managers", yes_no(net.allow_package_managers) }
   end
   if type(config.packages) == "table" then
-    for _, m in ipairs(schema.PACKAGE_MANAGERS) do
+    for _, m in ipairs(lib.schema.PACKAGE_MANAGERS) do
       local list = config.packages[m]
       if type(list) == "table" and #list > 0 then
         local names = {}
@@ -181,9 +271,13 @@ function Progress:clear()
   end
 end
 
-function M.stderr_is_terminal()
-  local r = os.execute("test -t 2")
+--- output.is_terminal(fd) -> true if the file descriptor (0 stdin, 2
+-- stderr) is a terminal.
+function M.is_terminal(fd)
+  local r = os.execute("test -t " .. fd)
   return r == true or r == 0
 end
+
+function M.stderr_is_terminal() return M.is_terminal(2) end
 
 return M

@@ -1,22 +1,16 @@
 -- anthropic.environments.cli.webhook_commands: `webhook verify`, which checks a
 -- saved webhook delivery (its headers and its raw body) with the signing
 -- key, offline: no API client, no API credentials.
-local webhook = require "anthropic.environments.webhook"
 local output = require "anthropic.environments.cli.output"
 local args = require "anthropic.environments.cli.args"
 
-local usage_error, show = output.usage_error, output.show
+local usage_error, show, lib = output.usage_error, output.show, output.lib
 
 local M = {}
 
-M.USAGE = [[
-  webhook verify [--headers FILE] [--body FILE] [--key KEY] [--tolerance SECONDS]
-                    check a webhook delivery's signature and time, and print
-                    its event; the body is read from FILE or stdin ("-"),
-                    and without --headers that input is the whole delivery
-                    (headers, an empty line, the body); the key defaults to
-                    $ANTHROPIC_WEBHOOK_SIGNING_KEY; exit 1 if not authentic
-]]
+M.GROUP = "webhook"
+M.ABOUT = "Webhook deliveries, checked offline (no API call, no API credentials).\n"
+M.order = { "webhook verify" }
 
 local function read(flag, path)
   if path == "-" then return io.stdin:read("*a") or "" end
@@ -55,6 +49,24 @@ M.commands = {}
 local verify = {
   offline = true,
   flags = { headers = "value", body = "value", key = "value", tolerance = "value" },
+  synopsis = "[--headers FILE] [--body FILE] [--key KEY] [--tolerance SECONDS]",
+  summary = "check a webhook delivery's signature and time, and print\n"
+    .. "its event; the body is read from FILE or stdin (\"-\"),\n"
+    .. "and without --headers that input is the whole delivery\n"
+    .. "(headers, an empty line, the body); the key defaults to\n"
+    .. "$ANTHROPIC_WEBHOOK_SIGNING_KEY; exit 1 if not authentic",
+  about = "Checks a saved webhook delivery, offline: its Standard Webhooks signature with\n"
+    .. "the signing key, and that it was signed within the tolerance of now. Prints the\n"
+    .. "event (a summary, or the event with --json). Exit 1 if it is not authentic, 3\n"
+    .. "without a valid key.",
+  options = {
+    { "--headers FILE", "the delivery's headers, \"Name: value\" a line (\"-\": stdin);\n"
+      .. "without it, the input is the whole delivery: the headers,\nan empty line, the body" },
+    { "--body FILE", "the raw body (default, and \"-\": stdin)" },
+    { "--key KEY", "the signing secret (whsec_...); default\n$ANTHROPIC_WEBHOOK_SIGNING_KEY, "
+      .. "which is better: a command\nline is visible to other users" },
+    { "--tolerance SECONDS", "how far from now the signing time may be (default 300)" },
+  },
 }
 M.commands["webhook verify"] = verify
 
@@ -65,11 +77,11 @@ function verify.run(_, flags)
   local key = flags.key
   if key == "" then usage_error("webhook verify: --key must not be empty") end
   if not key then
-    key = os.getenv(webhook.KEY_ENV)
+    key = os.getenv(lib.webhook.KEY_ENV)
     if key == "" then key = nil end
   end
   if not key then
-    output.fail(output.EXIT_CONFIG, "webhook verify: no signing key: set " .. webhook.KEY_ENV .. " or give --key")
+    output.fail(output.EXIT_CONFIG, "webhook verify: no signing key: set " .. lib.webhook.KEY_ENV .. " or give --key")
   end
   local tolerance = flags.tolerance and args.whole("webhook verify", "tolerance", flags.tolerance, 1, 1e9)
 
@@ -80,10 +92,10 @@ function verify.run(_, flags)
   else
     header_text, body = split_delivery(read("body", flags.body or "-"))
   end
-  local headers, perr = webhook.parse_headers(header_text)
+  local headers, perr = lib.webhook.parse_headers(header_text)
   if not headers then usage_error("webhook verify: the headers: " .. perr.message) end
 
-  local event, err = webhook.unwrap(body, headers, { key = key, tolerance = tolerance })
+  local event, err = lib.webhook.unwrap(body, headers, { key = key, tolerance = tolerance })
   if not event then
     if err.reason == "malformed_secret" then
       output.fail(output.EXIT_CONFIG, "webhook verify: " .. output.clean(err.message))
