@@ -13,10 +13,10 @@ check.internal()
 local type, next, tostring, rawget, format, floor = type, next, tostring, rawget, string.format, math.floor
 local unpack = table.unpack or unpack   -- luacheck: ignore unpack
 local argerror, check_id = check.argerror, check.id
-local check_client, defined = client.check, client.defined
+local defined = client.calls
 local CALL = options.CALL
 
-local Client = client.Client
+local M = {}
 
 -- The per-call options of a scheduler's opts, as defaults for every entry.
 local function call_defaults(opts)
@@ -83,8 +83,7 @@ end
 -- value, err [, response]), and the per-call options, which apply to every
 -- entry (an entry's own options beat them). with_response gives a third
 -- table, responses[k].
-function Client:many(calls, opts)
-  check_client("many", self)
+function M.many(self, calls, opts)
   if type(calls) ~= "table" then argerror("many", "calls must be an array of calls") end
   opts = options.check("many", opts, options.MANY)
   local defaults = call_defaults(opts)
@@ -111,8 +110,7 @@ end
 -- Archives every id (duplicates once) as client:many does: results[id] is
 -- the environment, errors[id] the error; opts.on_result(id, env, err) is
 -- called as each one ends.
-function Client:archive_many(ids, opts)
-  check_client("archive_many", self)
+function M.archive_many(self, ids, opts)
   if type(ids) ~= "table" then argerror("archive_many", "ids must be an array of ids") end
   opts = options.check("archive_many", opts, options.MANY)
   local defaults = call_defaults(opts) or options.NONE
@@ -138,4 +136,10 @@ function Client:archive_many(ids, opts)
   return run(self, jobs, opts)
 end
 
-return Client
+--- The methods, for methods.lua (no one-liners).
+M.METHODS = {
+  { name = "many", fn = M.many },
+  { name = "archive_many", fn = M.archive_many },
+}
+
+return M

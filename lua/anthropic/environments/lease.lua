@@ -242,7 +242,7 @@ M.OPTIONS = LEASE
 -- acknowledge the item first), desired_ttl_seconds, interval (seconds,
 -- default 30), on_state(lease, state, err), sleep (for lease:wait), and the
 -- options of every call, which its calls use.
-function client.Client:work_lease(env_id, item, opts)
+function M.work_lease(self, env_id, item, opts)
   client.check("work_lease", self)
   check_id("work_lease", env_id, "env_id")
   local work_id, secret = item, nil
@@ -279,5 +279,7 @@ function client.Client:work_lease(env_id, item, opts)
   end
   return lease
 end
+
+M.METHODS = { { name = "work_lease", fn = M.work_lease } }   -- installed by methods.lua
 
 return M
