@@ -10,9 +10,9 @@ local many = require "anthropic.environments.scheduler"
 local call = require "anthropic.environments.call"
 check.internal()
 
-local type, next, tostring, rawget, format, floor = type, next, tostring, rawget, string.format, math.floor
+local type, next, tostring, rawget, format = type, next, tostring, rawget, string.format
 local unpack = table.unpack or unpack   -- luacheck: ignore unpack
-local argerror, check_id = check.argerror, check.id
+local argerror, check_id, is_whole, raw_copy = check.argerror, check.id, check.is_whole, check.raw_copy
 local defined = client.calls
 local CALL = options.CALL
 
@@ -30,8 +30,7 @@ end
 -- An entry's own options over the scheduler's.
 local function with_defaults(opts, defaults)
   if not defaults then return opts end
-  local merged = {}
-  for k, v in next, defaults do merged[k] = v end
+  local merged = raw_copy(defaults)
   for k, v in next, opts do merged[k] = v end
   return merged
 end
@@ -57,7 +56,7 @@ local function read_entry(i, entry)
   end
   local n = 0
   for k in next, entry do
-    if type(k) == "number" and k >= 1 and k == floor(k) then
+    if is_whole(k, 1, math.huge) then
       if k > n then n = k end
     elseif k ~= "key" then
       argerror("many", format("calls[%d] has an unknown field '%s' (only 'key' and the call's arguments)",

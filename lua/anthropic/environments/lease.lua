@@ -12,7 +12,7 @@
 -- "stopped" (the stop was sent; err is its error if it failed) and "lost"
 -- (the lease is not ours: a 412, a lease not extended, a failed ack or first
 -- heartbeat, or heartbeats failing until the lease ran out; err says which).
-local core = require "anthropic.environments.core"
+local basics = require "anthropic.environments.basics"
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local errors = require "anthropic.environments.errors"
@@ -24,7 +24,7 @@ check.internal()
 local type, next, tostring, setmetatable, format, min, max =
       type, next, tostring, setmetatable, string.format, math.min, math.max
 local argerror, check_id = check.argerror, check.id
-local now = core.now
+local now = basics.now
 
 local M = {
   DEFAULT_INTERVAL = 30,   -- seconds between heartbeats at most
@@ -221,16 +221,9 @@ function Lease:close(params)
 end
 Lease.__close = function(lease) lease:close() end
 
-local function interval(where, name, value)
-  if type(value) ~= "number" or not (value > 0) or value > 1e9 then
-    argerror(where, format("option '%s' must be a positive number of seconds", name))
-  end
-  return value
-end
-
 local LEASE = {
   desired_ttl_seconds = options.whole(1, 1e9),
-  interval = interval,
+  interval = options.seconds,
   on_state = options.of_type("function"),
   ack = options.of_type("boolean"),
 }

@@ -17,8 +17,8 @@ local answer = require "anthropic.environments.answer"
 local listing = require "anthropic.environments.listing"
 check.internal()
 
-local type, next, tostring, rawget, setmetatable, getmetatable, format, floor =
-      type, next, tostring, rawget, setmetatable, getmetatable, string.format, math.floor
+local type, next, rawget, setmetatable, getmetatable, format =
+      type, next, rawget, setmetatable, getmetatable, string.format
 local concat = table.concat
 local argerror, check_id, escape_segment = check.argerror, check.id, check.escape_segment
 local CALL = options.CALL
@@ -66,8 +66,7 @@ M.item = item
 --- work.plain(item) -> a plain copy of the item with its secret, as the API
 -- sent it (for printing it on purpose, as `work poll --json` does).
 function M.plain(v)
-  local out = {}
-  for k, x in next, v do out[k] = x end
+  local out = check.raw_copy(v)
   if getmetatable(v) == WorkItem then out.secret = secrets[v] end
   return out
 end
@@ -137,11 +136,7 @@ local function work_path(where, env_id, work_id)
 end
 
 local function whole(where, name, v, lo, hi)
-  if type(v) ~= "number" or v ~= floor(v) or not (v >= lo and v <= hi) then
-    schema.param_error(where, name, format("must be a whole number from %d to %.0f %s", lo, hi,
-      type(v) == "number" and format("(got %s)", tostring(v)) or schema.got(v)))
-  end
-  return format("%d", v)
+  return format("%d", check.whole(where, format("parameter '%s'", name), v, lo, hi, true))
 end
 
 -- params (a table, or nil for none) -> a raw copy whose keys are all known.
@@ -160,8 +155,7 @@ end
 -- opts with the worker's header added to its `headers` (replacing any of
 -- the same name, whatever its case): a fresh table, never options.NONE.
 local function with_worker(opts, worker_id)
-  local copy, headers = {}, {}
-  for k, v in next, opts do copy[k] = v end
+  local copy, headers = check.raw_copy(opts), {}
   for name, value in next, opts.headers or {} do
     if name:lower() ~= "anthropic-worker-id" then headers[name] = value end
   end
