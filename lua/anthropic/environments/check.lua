@@ -113,14 +113,16 @@ function M.text(where, what, value)
 end
 
 --- check.header_value(where, what, value): a string fit for a header
--- line: not empty (libcurl would drop the header, and its own of that name
+-- line: not empty nor only blanks (libcurl would drop the header, and its own of that name
 -- with it, where cosockets send it empty), and no control characters but
 -- horizontal tab (no CR, LF, NUL, VT, DEL).
 function M.header_value(where, what, value)
   if type(value) ~= "string" then
     argerror(where, format("%s must be a string (got %s)", what, type(value)))
   end
-  if value == "" then argerror(where, format("%s must not be empty", what)) end
+  if value:find("^[ \t]*$") then
+    argerror(where, format("%s must not be empty%s", what, value == "" and "" or " (it is only blanks)"))
+  end
   if value:find("[%z\1-\8\10-\31\127]") then
     argerror(where, format("%s must not contain control characters (CR, LF, NUL, DEL, ...)", what))
   end
