@@ -20,6 +20,7 @@ local time = require "anthropic.environments.time"
 local call = require "anthropic.environments.call"
 local work = require "anthropic.environments.work_calls"
 local methods = require "anthropic.environments.methods"
+local options = require "anthropic.environments.options"
 check.internal()
 
 -- The client's methods, from the calls' declarations (see methods.lua).
@@ -79,6 +80,21 @@ local default_client
 function M.default_client()
   if not default_client then default_client = M.new() end
   return default_client
+end
+
+--- environments.configure([opts]): the default client becomes
+-- environments.new(opts), and the one it replaces is closed. Bad options
+-- raise, and then nothing changes. Without opts, the default client is made
+-- again from the environment variables, at the next one-liner.
+function M.configure(opts)
+  local replacement
+  if opts ~= nil then
+    options.check("configure", opts, options.CLIENT)   -- errors name configure
+    replacement = M.new(opts)
+  end
+  local old = default_client
+  default_client = replacement
+  if old then old:close() end
 end
 
 -- environments.archive, create, ..., each, collect, work_poll, ..., each_work,
