@@ -2,7 +2,7 @@
 -- Inside OpenResty phases that can yield, ngx.sleep hands the worker back
 -- to nginx; elsewhere a wait blocks the calling thread (a C nanosleep) unless
 -- the caller supplies its own sleep function.
-local core = require "anthropic.environments.core"
+local clock = require "anthropic.environments.basics"   -- sleep(): the core's
 
 local type, pcall, rawget = type, pcall, rawget
 
@@ -40,7 +40,7 @@ end
 function M.sleep(secs)
   local yield = M.ngx_sleep()
   if yield then return yield(secs) end
-  return core.sleep(secs)
+  return clock.sleep(secs)
 end
 
 return M

@@ -1,7 +1,7 @@
 -- anthropic.environments.scheduler: runs a list of calls with up to
 -- `concurrency` in flight on one client's transport, each with its own
 -- retries, and gathers their results. archive_many is its short form.
-local core = require "anthropic.environments.core"
+local clock = require "anthropic.environments.basics"   -- now(): the core's clock
 local runtime = require "anthropic.environments.runtime"
 
 local ipairs, pcall, error, min, max, remove = ipairs, pcall, error, math.min, math.max, table.remove
@@ -95,7 +95,7 @@ function M.run(transport, jobs, opts)
         end
       end
       if not finished and #active > 0 then
-        local wait = next_timer and max(next_timer - core.now(), 0) or 1
+        local wait = next_timer and max(next_timer - clock.now(), 0) or 1
         local waker, requests
         if running and yield then waker, requests = waking(active) end
         if waker then
@@ -111,7 +111,7 @@ function M.run(transport, jobs, opts)
           if wait > 0 then sleep(wait) end
           for _, entry in ipairs(active) do
             local at = entry.call.retry_at
-            if at and at <= next_timer then entry.call.retry_at = core.now() end
+            if at and at <= next_timer then entry.call.retry_at = clock.now() end
           end
         end
       end
