@@ -185,7 +185,6 @@ function BUILD.work_poll(_, where, env_id, params, opts)
   end
   if params.worker_id ~= nil then
     local id = check.header_value(where, "parameter 'worker_id'", params.worker_id)
-    if id == "" then schema.param_error(where, "worker_id", "must not be empty") end
     opts = with_worker(opts, id)
   end
   return "GET", path .. "/poll" .. query(parts), nil, opts
