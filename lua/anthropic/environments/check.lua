@@ -93,11 +93,18 @@ function M.seconds(where, what, v)
   return v
 end
 
+--- check.is_one_of(v, values) -> true if v is one of the list values.
+function M.is_one_of(v, values)
+  for i = 1, #values do
+    if v == values[i] then return true end
+  end
+  return false
+end
+local is_one_of = M.is_one_of
+
 --- check.one_of(where, what, v, values) -> v, one of the list values.
 function M.one_of(where, what, v, values)
-  for i = 1, #values do
-    if v == values[i] then return v end
-  end
+  if is_one_of(v, values) then return v end
   argerror(where, format("%s must be '%s' (got %s)", what, concat(values, "' or '"), shown(v)))
 end
 

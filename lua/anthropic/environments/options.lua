@@ -70,9 +70,14 @@ local function beta_list(where, name, value)
 end
 
 local function one_of(...)
-  local values = { ... }
+  local values, shown = { ... }, {}
+  for i, v in ipairs(values) do shown[i] = format("%q", v) end
+  local list = table.concat(shown, " or ")
   return function(where, name, value)
-    return check.one_of(where, format("option '%s'", name), value, values)
+    if not check.is_one_of(value, values) then
+      argerror(where, format("option '%s' must be %s (got %s)", name, list, tostring(value)))
+    end
+    return value
   end
 end
 
