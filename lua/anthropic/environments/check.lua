@@ -26,12 +26,14 @@ end
 M.internal()
 
 --- check.argerror(where, message): raises "anthropic.environments.<where>:
--- <message>" at the first caller outside the package.
+-- <message>" at the first caller outside the package. PUC Lua 5.1 leaves a
+-- frame of its own where a function returned by a tail call ("(tail
+-- call)", with no line): it is skipped too.
 function M.argerror(where, message)
   local level = 2
   while true do
     local info = debug.getinfo(level, "S")
-    if not info or not internal[info.source] then break end
+    if not info or not (internal[info.source] or info.what == "tail") then break end
     level = level + 1
   end
   error(format("anthropic.environments.%s: %s", where, message), level)
