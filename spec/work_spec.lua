@@ -146,6 +146,42 @@ describe("the work queue", function()
       assert.are.equal(3, #lines)
       for _, l in ipairs(lines) do assert.falsy(l:find(SECRET, 1, true), l) end
     end)
+
+    it("is dropped with the body of any work call's 2xx answer that cannot be read", function()
+      local client = new_client { max_retries = 0 }
+      local calls = {
+        { "work_poll", ENV }, { "work_ack", ENV, "work_1" }, { "work_heartbeat", ENV, "work_1" },
+        { "work_stop", ENV, "work_1" }, { "work_retrieve", ENV, "work_1" },
+        { "work_update", ENV, "work_1", { metadata = {} } }, { "work_list", ENV }, { "work_stats", ENV },
+      }
+      local unpack = table.unpack or unpack   -- luacheck: ignore unpack
+      local bodies = { '{"id":"work_1","secret":"' .. SECRET .. '",', '["' .. SECRET .. '"]',
+                       '"' .. SECRET .. '"' }
+      for _, body in ipairs(bodies) do
+        for _, c in ipairs(calls) do
+          server:script { { status = 200, body = body } }
+          local v, err = client[c[1]](client, unpack(c, 2))
+          assert.is_nil(v, c[1])
+          assert.are.equal("decode", err.kind, c[1])
+          assert.is_nil(err.body, c[1])
+          assert.falsy(tostring(err):find(SECRET, 1, true), c[1])
+          server:script { { status = 200, body = body } }
+          local done, v2, err2 = client[c[1] .. "_async"](client, unpack(c, 2)):wait(10)
+          assert.is_true(done)
+          assert.is_nil(v2, c[1])
+          assert.is_nil(err2.body, c[1] .. "_async")
+        end
+      end
+      -- a list whose data is not an array of objects, too
+      server:script { { status = 200, body = '{"data":"' .. SECRET .. '"}' } }
+      local _, err = client:work_list(ENV)
+      assert.are.equal("decode", err.kind)
+      assert.is_nil(err.body)
+      -- an error answer keeps its body, as every call's does
+      server:script { { status = 500, body = "upstream broke" } }
+      _, err = client:work_stats(ENV)
+      assert.are.equal("upstream broke", err.body)
+    end)
   end)
 
   describe("work_ack, work_retrieve, work_stop, work_update", function()

@@ -18,13 +18,16 @@ local errors = require "anthropic.environments.errors"
 local schema = require "anthropic.environments.schema"
 local time = require "anthropic.environments.time"
 local call = require "anthropic.environments.call"
-local Client = require "anthropic.environments.environment_calls"
-local work = require "anthropic.environments.work_calls"   -- the work-queue calls
-require "anthropic.environments.lease"              -- client:work_lease
+local work = require "anthropic.environments.work_calls"
+local methods = require "anthropic.environments.methods"
+local options = require "anthropic.environments.options"
 check.internal()
 
+-- The client's methods, from the calls' declarations (see methods.lua).
+methods.install()
+
 local type = type
-local argerror, check_id = check.argerror, check.id
+local argerror = check.argerror
 local null = core.null
 
 local M = {
@@ -38,7 +41,7 @@ local M = {
   DEFAULT_MAX_BODY = client.DEFAULT_MAX_BODY,
   --- JSON null in decoded answers (the same value as cjson.null).
   null = null,
-  Client = Client,
+  Client = client.Client,
   Call = call.Call,
   Error = errors.Error,
   is_error = errors.is_error,
@@ -79,44 +82,27 @@ function M.default_client()
   return default_client
 end
 
-function M.archive(id, opts)
-  check_id("archive", id)
-  return M.default_client():archive(id, opts)
+--- environments.configure([opts]): the default client becomes
+-- environments.new(opts), and the one it replaces is closed. Bad options
+-- raise, and then nothing changes. Without opts, the default client is made
+-- again from the environment variables, at the next one-liner.
+function M.configure(opts)
+  local replacement
+  if opts ~= nil then
+    options.check("configure", opts, options.CLIENT)   -- errors name configure
+    replacement = M.new(opts)
+  end
+  local old = default_client
+  default_client = replacement
+  if old then old:close() end
 end
 
-function M.create(params, opts)
-  schema.environment_body("create", params, false)
-  return M.default_client():create(params, opts)
-end
+-- environments.archive, create, ..., each, collect, work_poll, ..., each_work,
+-- collect_work: made from the calls' declarations (methods.lua).
+methods.one_liners(M)
 
-function M.retrieve(id, opts)
-  check_id("retrieve", id)
-  return M.default_client():retrieve(id, opts)
-end
-
-function M.update(id, params, opts)
-  check_id("update", id)
-  schema.environment_body("update", params, true)
-  return M.default_client():update(id, params, opts)
-end
-
-function M.delete(id, opts)
-  check_id("delete", id)
-  return M.default_client():delete(id, opts)
-end
-
-function M.list(params, opts)
-  schema.list_query("list", params)
-  return M.default_client():list(params, opts)
-end
-
-function M.each(params, opts)
-  schema.list_query("each", params)
-  return M.default_client():each(params, opts)
-end
-
--- environments.work_poll, work_ack, ..., each_work, is_work_item (work_calls.lua).
-work.install(M)
+M.is_work_item = work.is_item
+M.NO_HEARTBEAT = work.NO_HEARTBEAT
 
 ---------------------------------------------------------------------------
 -- Helpers.

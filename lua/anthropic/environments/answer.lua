@@ -1,10 +1,10 @@
 -- anthropic.environments.answer: how an HTTP answer becomes the call's
 -- value or its error (the error object itself is in errors.lua).
-local core = require "anthropic.environments.core"
+local basics = require "anthropic.environments.basics"
 local errors = require "anthropic.environments.errors"
 
 local type, tostring, format = type, tostring, string.format
-local null = core.null
+local null = basics.null
 local new_error = errors.new
 
 local M = {}
@@ -27,7 +27,7 @@ end
 -- may give those of a 2xx answer as the block they came in (a string),
 -- read only when something needs them.
 function M.headers(h)
-  if type(h) == "string" then return core.header_table(h) end
+  if type(h) == "string" then return basics.header_table(h) end
   return h
 end
 
@@ -35,7 +35,7 @@ end
 -- or nil and the error it stands for.
 function M.interpret(status, headers, body, value, decode_err)
   -- The transport may have decoded the body already (value, or decode_err).
-  if value == nil and decode_err == nil then value, decode_err = core.decode(body) end
+  if value == nil and decode_err == nil then value, decode_err = basics.decode(body) end
   if status >= 200 and status < 300 then
     -- Debian's lua-cjson gives arrays and objects alike as plain tables.
     if type(value) == "table" and body:find("^%s*{") then return value end

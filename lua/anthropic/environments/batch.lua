@@ -10,13 +10,13 @@ local many = require "anthropic.environments.scheduler"
 local call = require "anthropic.environments.call"
 check.internal()
 
-local type, next, tostring, rawget, format, floor = type, next, tostring, rawget, string.format, math.floor
+local type, next, tostring, rawget, format = type, next, tostring, rawget, string.format
 local unpack = table.unpack or unpack   -- luacheck: ignore unpack
-local argerror, check_id = check.argerror, check.id
-local check_client, defined = client.check, client.defined
+local argerror, check_id, is_whole, raw_copy = check.argerror, check.id, check.is_whole, check.raw_copy
+local defined = client.calls
 local CALL = options.CALL
 
-local Client = client.Client
+local M = {}
 
 -- The per-call options of a scheduler's opts, as defaults for every entry.
 local function call_defaults(opts)
@@ -30,8 +30,7 @@ end
 -- An entry's own options over the scheduler's.
 local function with_defaults(opts, defaults)
   if not defaults then return opts end
-  local merged = {}
-  for k, v in next, defaults do merged[k] = v end
+  local merged = raw_copy(defaults)
   for k, v in next, opts do merged[k] = v end
   return merged
 end
@@ -57,7 +56,7 @@ local function read_entry(i, entry)
   end
   local n = 0
   for k in next, entry do
-    if type(k) == "number" and k >= 1 and k == floor(k) then
+    if is_whole(k, 1, math.huge) then
       if k > n then n = k end
     elseif k ~= "key" then
       argerror("many", format("calls[%d] has an unknown field '%s' (only 'key' and the call's arguments)",
@@ -83,8 +82,7 @@ end
 -- value, err [, response]), and the per-call options, which apply to every
 -- entry (an entry's own options beat them). with_response gives a third
 -- table, responses[k].
-function Client:many(calls, opts)
-  check_client("many", self)
+function M.many(self, calls, opts)
   if type(calls) ~= "table" then argerror("many", "calls must be an array of calls") end
   opts = options.check("many", opts, options.MANY)
   local defaults = call_defaults(opts)
@@ -111,8 +109,7 @@ end
 -- Archives every id (duplicates once) as client:many does: results[id] is
 -- the environment, errors[id] the error; opts.on_result(id, env, err) is
 -- called as each one ends.
-function Client:archive_many(ids, opts)
-  check_client("archive_many", self)
+function M.archive_many(self, ids, opts)
   if type(ids) ~= "table" then argerror("archive_many", "ids must be an array of ids") end
   opts = options.check("archive_many", opts, options.MANY)
   local defaults = call_defaults(opts) or options.NONE
@@ -138,4 +135,10 @@ function Client:archive_many(ids, opts)
   return run(self, jobs, opts)
 end
 
-return Client
+--- The methods, for methods.lua (no one-liners).
+M.METHODS = {
+  { name = "many", fn = M.many },
+  { name = "archive_many", fn = M.archive_many },
+}
+
+return M

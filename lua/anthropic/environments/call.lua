@@ -2,7 +2,7 @@
 -- serves every mode: the blocking calls, the async calls and the
 -- schedulers. Each attempt is a request of the transport; a retry is a timer
 -- (retry_at) that poll() honours, never a sleep.
-local core = require "anthropic.environments.core"
+local clock = require "anthropic.environments.basics"   -- now(): the core's clock
 local errors = require "anthropic.environments.errors"
 local answer = require "anthropic.environments.answer"
 local headers = require "anthropic.environments.headers"
@@ -39,7 +39,7 @@ local function settle(call, value, err)
   if err and p then
     err.transport = p.transport_name
     local started = p.first_started or p.started
-    if started then err.elapsed = core.now() - started end
+    if started then err.elapsed = clock.now() - started end
   end
   call.done, call.value, call.err = true, value, err
   private[call] = nil
@@ -54,7 +54,7 @@ local function failed(call, p, err)
     return
   end
   call.retry_delay = retry.delay(call.attempt - 1, err.headers, retry.jitter())
-  call.retry_at = core.now() + call.retry_delay
+  call.retry_at = clock.now() + call.retry_delay
 end
 
 -- The logger runs once the call's state is settled, so one that raises
@@ -64,7 +64,7 @@ local function log(call, p, outcome, answer_headers)
   if p.logger then
     p.logger(format("anthropic.environments: %s %s -> %s (request-id %s, attempt %d, %.1f ms, %s)",
       call.method, call.url, outcome, answer_headers and answer_headers["request-id"] or "-", call.attempt,
-      (core.now() - p.started) * 1000, p.transport_name))
+      (clock.now() - p.started) * 1000, p.transport_name))
   end
 end
 
@@ -81,7 +81,7 @@ local function start_attempt(call, p)
   -- A retry keeps when the first attempt started (a call of one attempt
   -- writes nothing more: its state table keeps its size).
   if p.started and not p.first_started then p.first_started = p.started end
-  p.started = core.now()
+  p.started = clock.now()
   local request, kind, message = p.transport:start(call.method, call.url, p.send or p.lines, p.body, p.timeout, p.blocking)
   if request then
     p.request = request
@@ -109,7 +109,7 @@ local function finish_attempt(call, p)
   end
   if value ~= nil then
     if p.with_response then
-      local now = core.now()
+      local now = clock.now()
       responses[call] = { status = status, headers = r2, request_id = r2["request-id"],
                           attempts = call.attempt, elapsed = now - (p.first_started or p.started) }
     end
@@ -128,7 +128,7 @@ function Call:_step()
   local request = p.request
   if request then
     if request:done() then finish_attempt(self, p) end
-  elseif self.retry_at and core.now() >= self.retry_at then
+  elseif self.retry_at and clock.now() >= self.retry_at then
     self.retry_at = nil
     start_attempt(self, p)
   end
@@ -169,7 +169,7 @@ end
 -- and a cancel or a close from another light thread ends the wait at once.
 function Call:wait(timeout)
   if self.done then return true, self.value, self.err end
-  local deadline = timeout and core.now() + timeout
+  local deadline = timeout and clock.now() + timeout
   local waiter = wait.new()
   while true do
     -- Wait on the network first: poll() would only find the request just
@@ -177,11 +177,11 @@ function Call:wait(timeout)
     local p = private[self]
     local request = p and p.request
     if request then
-      waiter:one(request, p.transport, deadline and max(deadline - core.now(), 0))
+      waiter:one(request, p.transport, deadline and max(deadline - clock.now(), 0))
     end
     local done, value, err = self:poll()
     if done then return true, value, err end
-    local now = core.now()
+    local now = clock.now()
     if deadline and now >= deadline then return false end
     local retry_at = self.retry_at
     if retry_at then
@@ -218,7 +218,7 @@ end
 -- only (see client:fds) or is done. For external event loops.
 function Call:next_timer()
   if self.done or not self.retry_at then return nil end
-  return max(self.retry_at - core.now(), 0)
+  return max(self.retry_at - clock.now(), 0)
 end
 
 --- call:cancel(): stops the call and frees its connection slot. A later

@@ -1,6 +1,7 @@
 -- anthropic.environments.client: a client holds one transport (its
 -- connections), its default options and its header lines. The calls
--- themselves are in environment_calls.lua (environments) and run on call.lua.
+-- themselves are declared in environment_calls.lua and work_calls.lua,
+-- installed by methods.lua, and run on call.lua.
 local core = require "anthropic.environments.core"
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
@@ -167,36 +168,9 @@ function Client:_start(where, method, path, body, opts, interpret)
   return call.new(method, url, p)
 end
 
--- The calls installed by define: name -> { build =, interpret = }, for
--- client:many.
-M.defined = {}
-
---- client.define(name, build [, interpret]): installs client:<name>(...),
--- which blocks (yielding inside OpenResty handlers) and returns the answer
--- or nil, err (with the option with_response: answer, nil, response), and
--- client:<name>_async(...), which returns the call at once; client:many
--- takes { name, ... } entries.
--- build(self, where, ...) checks the arguments (raising at the caller's
--- line) and returns method, path, body (a table, which the shared path
--- merges with extra_body and encodes, or nil) and the checked options;
--- interpret, if given, reads the answers (see call.new).
-function M.define(name, build, interpret)
-  local async = name .. "_async"
-  M.defined[name] = { build = build, interpret = interpret }
-  Client[name] = function(self, ...)
-    check_client(name, self)
-    local method, path, body, opts = build(self, name, ...)
-    local c = self:_start(name, method, path, body, opts, interpret)
-    local _, value, err = c:wait()
-    if err == nil and opts.with_response then return value, nil, c:response() end
-    return value, err
-  end
-  Client[async] = function(self, ...)
-    check_client(async, self)
-    local method, path, body, opts = build(self, async, ...)
-    return self:_start(async, method, path, body, opts, interpret)
-  end
-end
+--- client.calls: name -> the declaration of every call the client has
+-- (see environment_calls.lua), filled by methods.lua; client:many runs them.
+M.calls = {}
 
 --- client:_lines(where, opts, has_body) -> the header lines a call with
 -- these options would send; raises as a call would (no credentials).

@@ -14,12 +14,13 @@
 --                name -> value; the headers that frame the request
 --                (content-length, content-type, host, ...) are the
 --                library's and refused
-local core = require "anthropic.environments.core"
+local basics = require "anthropic.environments.basics"
 local check = require "anthropic.environments.check"
 check.internal()
 
 local type, next, ipairs, tostring, format, floor, sort, concat =
       type, next, ipairs, tostring, string.format, math.floor, table.sort, table.concat
+local raw_copy, is_finite = check.raw_copy, check.is_finite
 local getmetatable = debug.getmetatable   -- raw, as the encoder reads it
 local argerror, escape = check.argerror, check.escape_segment
 
@@ -51,15 +52,14 @@ end
 
 --- extra.header_table(where, name, value) -> a raw copy of a table of
 -- header names to values, checked: valid names (at most MAX_NAME bytes),
--- values without control characters (at most MAX_VALUE bytes), none of
+-- values not empty and without control characters (at most MAX_VALUE bytes), none of
 -- OWNED_HEADERS, at most MAX_ENTRIES of them.
 function M.header_table(where, name, value)
   if type(value) ~= "table" then
     argerror(where, format("option '%s' must be a table of header names to values", name))
   end
   count_entries(where, name, value)
-  local copy = {}
-  for k, v in next, value do copy[k] = v end
+  local copy = raw_copy(value)
   for k, v in next, copy do
     if type(k) ~= "string" or not k:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
       argerror(where, format("header name %s is not a valid HTTP header name", tostring(k)))
@@ -94,7 +94,7 @@ end
 -- a table of string keys to values the JSON encoder takes, at most
 -- MAX_BODY bytes encoded.
 function M.body(where, name, value)
-  if type(value) ~= "table" or getmetatable(value) == core.array_mt then
+  if type(value) ~= "table" or getmetatable(value) == basics.array_mt then
     argerror(where, format("option '%s' must be a table of field names to JSON values (got %s)",
       name, type(value)))
   end
@@ -103,7 +103,7 @@ function M.body(where, name, value)
       argerror(where, format("option '%s' must have string keys (got a %s key)", name, type(k)))
     end
   end
-  local json, why = core.encode(value)
+  local json, why = basics.encode(value)
   if not json then
     argerror(where, format("option '%s' cannot be sent as JSON: %s", name, tostring(why)))
   end
@@ -118,7 +118,7 @@ local function query_value(where, name, k, v)
   local tv = type(v)
   if tv == "boolean" then return tostring(v) end
   if tv == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then
+    if not is_finite(v) then
       argerror(where, format("%s['%s'] must be a finite number", name, k))
     end
     if v == floor(v) and v > -2^53 and v < 2^53 then return format("%d", v) end
@@ -187,8 +187,7 @@ end
 --- extra.merge_body(body, extra) -> a new table: body's fields (body may be
 -- nil), then extra's over them.
 function M.merge_body(body, extra)
-  local merged = {}
-  if body then for k, v in next, body do merged[k] = v end end
+  local merged = body and raw_copy(body) or {}
   for k, v in next, extra do merged[k] = v end
   return merged
 end

@@ -12,7 +12,7 @@
 -- "stopped" (the stop was sent; err is its error if it failed) and "lost"
 -- (the lease is not ours: a 412, a lease not extended, a failed ack or first
 -- heartbeat, or heartbeats failing until the lease ran out; err says which).
-local core = require "anthropic.environments.core"
+local basics = require "anthropic.environments.basics"
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local errors = require "anthropic.environments.errors"
@@ -25,7 +25,7 @@ check.internal()
 local type, next, tostring, setmetatable, format, min, max =
       type, next, tostring, setmetatable, string.format, math.min, math.max
 local argerror, check_id = check.argerror, check.id
-local now = core.now
+local now = basics.now
 
 local M = {
   DEFAULT_INTERVAL = 30,   -- seconds between heartbeats at most
@@ -269,16 +269,9 @@ function Lease:close(params)
 end
 Lease.__close = function(lease) lease:close() end
 
-local function interval(where, name, value)
-  if type(value) ~= "number" or not (value > 0) or value > 1e9 then
-    argerror(where, format("option '%s' must be a positive number of seconds", name))
-  end
-  return value
-end
-
 local LEASE = {
   desired_ttl_seconds = options.whole(1, 1e9),
-  interval = interval,
+  interval = options.seconds,
   on_state = options.of_type("function"),
   ack = options.of_type("boolean"),
 }
@@ -290,7 +283,7 @@ M.OPTIONS = LEASE
 -- acknowledge the item first), desired_ttl_seconds, interval (seconds,
 -- default 30), on_state(lease, state, err), sleep (for lease:wait), and the
 -- options of every call, which its calls use.
-function client.Client:work_lease(env_id, item, opts)
+function M.work_lease(self, env_id, item, opts)
   client.check("work_lease", self)
   check_id("work_lease", env_id, "env_id")
   local work_id, secret = item, nil
@@ -327,5 +320,7 @@ function client.Client:work_lease(env_id, item, opts)
   end
   return lease
 end
+
+M.METHODS = { { name = "work_lease", fn = M.work_lease } }   -- installed by methods.lua
 
 return M

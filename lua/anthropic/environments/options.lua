@@ -6,18 +6,12 @@ local check = require "anthropic.environments.check"
 local extra = require "anthropic.environments.extra"
 check.internal()
 
-local type, next, tostring, rawget, format, floor =
-      type, next, tostring, rawget, string.format, math.floor
-local argerror, check_text = check.argerror, check.text
+local type, next, tostring, rawget, format = type, next, tostring, rawget, string.format
+local argerror, check_text, raw_copy, is_whole = check.argerror, check.text, check.raw_copy, check.is_whole
 
-local M = {}
-
--- A raw copy of a table's own entries.
-local function raw_copy(t)
-  local copy = {}
-  for k, v in next, t do copy[k] = v end
-  return copy
-end
+local M = {
+  MAX_BODY = 1e15,   -- bytes: the largest max_body (the core's bound)
+}
 
 -- option checkers: checker(where, name, value) -> the value to keep
 local function of_type(expected)
@@ -30,19 +24,16 @@ local function of_type(expected)
 end
 M.of_type = of_type
 
+--- options.seconds: a positive number of seconds, at most check.MAX_SECONDS.
 local function seconds(where, name, value)
-  if type(value) ~= "number" or not (value > 0) or value > 1e9 then
-    argerror(where, format("option '%s' must be a positive number of seconds", name))
-  end
-  return value
+  return check.seconds(where, format("option '%s'", name), value)
 end
+M.seconds = seconds
 
+--- options.whole(lo, hi): a whole number from lo to hi.
 local function whole(lo, hi)
   return function(where, name, value)
-    if type(value) ~= "number" or not (value >= lo and value <= hi) or value ~= floor(value) then
-      argerror(where, format("option '%s' must be a whole number from %d to %d", name, lo, hi))
-    end
-    return value
+    return check.whole(where, format("option '%s'", name), value, lo, hi)
   end
 end
 M.whole = whole
@@ -62,7 +53,7 @@ local function beta_list(where, name, value)
   end
   local copy, n = raw_copy(value), 0
   for k in next, copy do
-    if type(k) ~= "number" or k < 1 or k ~= floor(k) then
+    if not is_whole(k, 1, math.huge) then
       argerror(where, format("option '%s' must be an array of strings", name))
     end
     n = n + 1
@@ -79,26 +70,15 @@ local function beta_list(where, name, value)
 end
 
 local function one_of(...)
-  local allowed, names = {}, {}
-  for i = 1, select("#", ...) do
-    local v = select(i, ...)
-    allowed[v] = true
-    names[i] = format("%q", v)
-  end
-  local list = table.concat(names, " or ")
+  local values, shown = { ... }, {}
+  for i, v in ipairs(values) do shown[i] = format("%q", v) end
+  local list = table.concat(shown, " or ")
   return function(where, name, value)
-    if not allowed[value] then
+    if not check.is_one_of(value, values) then
       argerror(where, format("option '%s' must be %s (got %s)", name, list, tostring(value)))
     end
     return value
   end
-end
-
-local function non_negative(where, name, value)
-  if type(value) ~= "number" or not (value >= 0) or value == math.huge then
-    argerror(where, format("option '%s' must be a non-negative number", name))
-  end
-  return value
 end
 
 --- Options every call takes (and new, as the client's defaults).
@@ -126,7 +106,7 @@ M.CLIENT = {
   base_url = text,
   connect_timeout = seconds,
   stall_timeout = seconds,
-  max_body = non_negative,
+  max_body = whole(0, M.MAX_BODY),
   proxy = text,
   ca_file = text,
   ca_path = text,
@@ -142,9 +122,14 @@ M.MANY = {
   on_result = of_type("function"),
 }
 
---- Options of the iterators over every page (each, each_work).
+---- Options of the iterators over every page (each, each_work).
 M.PAGES = {
   max_pages = whole(1, 1e9),
+}
+
+--- Options of collect and collect_work: those of each, and max_items.
+M.COLLECT = {
+  max_items = whole(1, 1e9),
 }
 
 for name, checker in next, M.CALL do
@@ -157,6 +142,7 @@ for name, checker in next, CALL_ONLY do
   M.MANY[name] = checker
   M.PAGES[name] = checker   -- each refuses with_response itself
 end
+for name, checker in next, M.PAGES do M.COLLECT[name] = checker end
 
 -- Shared by every call given no options; never written to.
 M.NONE = setmetatable({}, { __newindex = function() error("options.NONE is read-only", 2) end })

@@ -2,7 +2,7 @@
 -- Inside OpenResty phases that can yield, ngx.sleep hands the worker back
 -- to nginx; elsewhere a wait blocks the calling thread (a C nanosleep) unless
 -- the caller supplies its own sleep function.
-local core = require "anthropic.environments.core"
+local clock = require "anthropic.environments.basics"   -- sleep(): the core's
 
 local type, pcall, rawget = type, pcall, rawget
 -- LuaJIT 2.1 and Lua 5.3+: false inside a function called from C that
@@ -10,7 +10,7 @@ local type, pcall, rawget = type, pcall, rawget
 -- metamethod on 5.1's terms), where nginx's cosockets and ngx.sleep raise
 -- "attempt to yield across C-call boundary". nginx's coroutine table hides
 -- LuaJIT's own: the core asks the runtime (nil where it cannot tell).
-local isyieldable = coroutine.isyieldable or core.yieldable
+local isyieldable = coroutine.isyieldable or clock.yieldable
 
 local M = {}
 
@@ -58,7 +58,7 @@ end
 function M.sleep(secs)
   local yield = M.ngx_sleep()
   if yield then return yield(secs) end
-  return core.sleep(secs)
+  return clock.sleep(secs)
 end
 
 return M

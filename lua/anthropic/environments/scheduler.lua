@@ -1,7 +1,7 @@
 -- anthropic.environments.scheduler: runs a list of calls with up to
 -- `concurrency` in flight on one client's transport, each with its own
 -- retries, and gathers their results. archive_many is its short form.
-local core = require "anthropic.environments.core"
+local clock = require "anthropic.environments.basics"   -- now(): the core's clock
 local runtime = require "anthropic.environments.runtime"
 local wait = require "anthropic.environments.wait"
 
@@ -86,7 +86,7 @@ function M.run(jobs, opts)
         end
       end
       if not finished and #active > 0 then
-        local secs = next_timer and max(next_timer - core.now(), 0)
+        local secs = next_timer and max(next_timer - clock.now(), 0)
         if #requests > 0 then
           -- Until the first request ends, or a retry is due.
           waiter:any(requests, transports, secs)
@@ -96,7 +96,7 @@ function M.run(jobs, opts)
           waiter:sleep(secs, sleep)
           for _, entry in ipairs(active) do
             local at = entry.call.retry_at
-            if at and at <= next_timer then entry.call.retry_at = core.now() end
+            if at and at <= next_timer then entry.call.retry_at = clock.now() end
           end
         end
       end

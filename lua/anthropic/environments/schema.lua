@@ -4,16 +4,16 @@
 -- raw: no metamethod runs), with the fields the API defines as arrays marked
 -- so that they go out as [] even when empty. The CLI builds its requests
 -- from the same schema.
-local core = require "anthropic.environments.core"
+local basics = require "anthropic.environments.basics"
 local check = require "anthropic.environments.check"
 check.internal()
 
 local type, next, tostring, rawget, setmetatable, getmetatable =
       type, next, tostring, rawget, setmetatable, getmetatable
-local concat, format, floor, ipairs = table.concat, string.format, math.floor, ipairs
-local argerror, escape_segment = check.argerror, check.escape_segment
-local null = core.null
-local ARRAY_MT = core.array_mt
+local concat, format, ipairs = table.concat, string.format, ipairs
+local argerror, escape_segment, raw_copy = check.argerror, check.escape_segment, check.raw_copy
+local null = basics.null
+local ARRAY_MT = basics.array_mt
 
 local M = {}
 
@@ -40,9 +40,7 @@ function M.params(where, params)
   if type(params) ~= "table" then
     argerror(where, format("params must be a table %s", got(params)))
   end
-  local copy = {}
-  for k, v in next, params do copy[k] = v end
-  return copy
+  return raw_copy(params)
 end
 
 -- Characters, as the API counts them: UTF-8 sequences.
@@ -60,9 +58,7 @@ local function check_table(where, path, v, what)
   if type(v) ~= "table" or v == null then
     param_error(where, path, format("must be %s %s", what or "a table", got(v)))
   end
-  local copy = {}
-  for k, x in next, v do copy[k] = x end
-  return copy
+  return raw_copy(v)
 end
 
 -- Every key of t must be a string in allowed; `note` explains, if given.
@@ -85,11 +81,7 @@ local function check_boolean(where, path, v)
 end
 
 local function check_enum(where, path, v, values)
-  for _, allowed in ipairs(values) do
-    if v == allowed then return v end
-  end
-  local shown = type(v) == "string" and format("'%s'", v) or (v == null and "null" or type(v))
-  param_error(where, path, format("must be '%s' (got %s)", concat(values, "' or '"), shown))
+  return check.one_of(where, format("parameter '%s'", path), v, values)
 end
 
 -- A sequence of strings (keys exactly 1..n), copied into a marked array.
@@ -229,7 +221,7 @@ local function environment_body(where, params, on_update)
 end
 
 local function encode_body(where, body)
-  local json, err = core.encode(body)
+  local json, err = basics.encode(body)
   -- Cannot happen for a checked body; raise rather than send something else.
   if not json then argerror(where, "could not encode the request body: " .. tostring(err)) end
   return json
@@ -250,11 +242,7 @@ local function list_query(where, params, keys)
   end
   local limit = params.limit
   if limit ~= nil then
-    if type(limit) ~= "number" or limit ~= floor(limit) or limit < 1 or limit > 1000 then
-      param_error(where, "limit", "must be a whole number from 1 to 1000 " ..
-        (type(limit) == "number" and format("(got %s)", tostring(limit)) or got(limit)))
-    end
-    parts[#parts + 1] = format("limit=%d", limit)
+    parts[#parts + 1] = format("limit=%d", check.whole(where, "parameter 'limit'", limit, 1, 1000, true))
   end
   local page = params.page
   if page == null then page = nil end
@@ -272,11 +260,7 @@ end
 -- a plain empty table), for environments.encode.
 function M.mark_arrays(env)
   if type(env) ~= "table" or type(env.config) ~= "table" then return env end
-  local function copy(t)
-    local c = {}
-    for k, v in next, t do c[k] = v end
-    return c
-  end
+  local copy = raw_copy
   local function list(t)
     local out = setmetatable({}, ARRAY_MT)
     for i = 1, #t do out[i] = t[i] end

@@ -28,8 +28,10 @@
 -- The secret never appears in an error, a message or a raised error.
 local core = require "anthropic.environments.core"
 local errors = require "anthropic.environments.errors"
+local check = require "anthropic.environments.check"
+check.internal()
 
-local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local format, concat = string.format, table.concat
 
 local M = {
@@ -37,18 +39,7 @@ local M = {
   KEY_ENV = "ANTHROPIC_WEBHOOK_SIGNING_KEY",
 }
 
-local THIS_FILE = debug.getinfo(1, "S").source
-
--- Raises at the caller's line: the first stack frame outside this file.
-local function argerror(where, message)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info or info.source ~= THIS_FILE then break end
-    level = level + 1
-  end
-  error(format("anthropic.environments.%s: %s", where, message), level)
-end
+local argerror, finite = check.argerror, check.is_finite
 
 local function fail(reason, message, fields)
   fields = fields or {}
@@ -59,11 +50,10 @@ end
 
 local OPTIONS = { key = true, tolerance = true, now = true }
 
-local function finite(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
-
 local function check_options(where, opts)
   if opts == nil then return {} end
   if type(opts) ~= "table" then argerror(where, format("opts must be a table (got %s)", type(opts))) end
+  opts = check.raw_copy(opts)
   for k in pairs(opts) do
     if not OPTIONS[k] then argerror(where, format("unknown option '%s'", tostring(k))) end
   end

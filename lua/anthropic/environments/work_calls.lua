@@ -1,28 +1,27 @@
 -- anthropic.environments.work_calls: the work queue of a self-hosted
--- environment, as methods of the client (each with an _async form, from
--- client.define): work_poll, work_ack, work_heartbeat, work_stop,
--- work_retrieve, work_update, work_list, work_stats; then each_work.
+-- environment, as methods of the client (each with an _async form): work_poll,
+-- work_ack, work_heartbeat, work_stop, work_retrieve, work_update,
+-- work_list, work_stats; then each_work and collect_work.
+--
+-- The calls are declarations (see environment_calls.lua): methods.lua
+-- installs them.
 --
 -- A work item's `secret` is a credential. Items come back as tables whose
 -- `secret` is kept aside (item.secret still reads it): pairs(), encode and
 -- tostring never show it, and errors never carry an answer that has it.
-local core = require "anthropic.environments.core"
 local check = require "anthropic.environments.check"
 local options = require "anthropic.environments.options"
 local schema = require "anthropic.environments.schema"
 local errors = require "anthropic.environments.errors"
 local answer = require "anthropic.environments.answer"
-local pages = require "anthropic.environments.pages"
-local client = require "anthropic.environments.client"
+local listing = require "anthropic.environments.listing"
 check.internal()
 
-local type, next, tostring, rawget, setmetatable, getmetatable, format, floor =
-      type, next, tostring, rawget, setmetatable, getmetatable, string.format, math.floor
+local type, next, rawget, setmetatable, getmetatable, format =
+      type, next, rawget, setmetatable, getmetatable, string.format
 local concat = table.concat
 local argerror, check_id, escape_segment = check.argerror, check.id, check.escape_segment
-local check_client, define = client.check, client.define
 local CALL = options.CALL
-local null = core.null
 
 local M = {
   --- The expected_last_heartbeat that claims a lease nobody holds.
@@ -67,8 +66,7 @@ M.item = item
 --- work.plain(item) -> a plain copy of the item with its secret, as the API
 -- sent it (for printing it on purpose, as `work poll --json` does).
 function M.plain(v)
-  local out = {}
-  for k, x in next, v do out[k] = x end
+  local out = check.raw_copy(v)
   if getmetatable(v) == WorkItem then out.secret = secrets[v] end
   return out
 end
@@ -77,23 +75,27 @@ end
 -- Reading answers
 ---------------------------------------------------------------------------
 
-local function interpret_item(status, headers, body, decoded, decode_err)
+-- Every answer of the work queue: a 2xx that cannot be read loses its
+-- body (a work item's, or an echo of one, may hold the secret).
+local function interpret_body(status, headers, body, decoded, decode_err)
   local value, err = answer.interpret(status, headers, body, decoded, decode_err)
+  if value == nil and status >= 200 and status < 300 then err.body = nil end
+  return value, err
+end
+
+local function interpret_item(status, headers, body, decoded, decode_err)
+  local value, err = interpret_body(status, headers, body, decoded, decode_err)
   if value == nil then return nil, err end
   return item(value)
 end
 
--- A poll: no work is an empty body, `null` or a 204, read as false. A 2xx
--- that cannot be read loses its body (it may hold the secret).
+-- A poll: no work is an empty body, `null` or a 204, read as false.
 local function interpret_poll(status, headers, body, decoded, decode_err)
   if status >= 200 and status < 300 and (status == 204 or body:find("^%s*$") or body:find("^%s*null%s*$")) then
     return false
   end
-  local value, err = answer.interpret(status, headers, body, decoded, decode_err)
-  if value == nil then
-    if status >= 200 and status < 300 then err.body = nil end
-    return nil, err
-  end
+  local value, err = interpret_body(status, headers, body, decoded, decode_err)
+  if value == nil then return nil, err end
   if type(value.id) ~= "string" or value.id == "" then
     headers = answer.headers(headers)
     return nil, errors.new("decode", { status = status, headers = headers, request_id = headers["request-id"],
@@ -104,7 +106,10 @@ end
 
 local function interpret_page(status, headers, body, decoded, decode_err)
   local page, err = answer.interpret_page(status, headers, body, decoded, decode_err)
-  if not page then return nil, err end
+  if not page then
+    if status >= 200 and status < 300 then err.body = nil end
+    return nil, err
+  end
   for i = 1, #page.data do item(page.data[i]) end
   return page
 end
@@ -131,11 +136,7 @@ local function work_path(where, env_id, work_id)
 end
 
 local function whole(where, name, v, lo, hi)
-  if type(v) ~= "number" or v ~= floor(v) or not (v >= lo and v <= hi) then
-    schema.param_error(where, name, format("must be a whole number from %d to %.0f %s", lo, hi,
-      type(v) == "number" and format("(got %s)", tostring(v)) or schema.got(v)))
-  end
-  return format("%d", v)
+  return format("%d", check.whole(where, format("parameter '%s'", name), v, lo, hi, true))
 end
 
 -- params (a table, or nil for none) -> a raw copy whose keys are all known.
@@ -154,8 +155,7 @@ end
 -- opts with the worker's header added to its `headers` (replacing any of
 -- the same name, whatever its case): a fresh table, never options.NONE.
 local function with_worker(opts, worker_id)
-  local copy, headers = {}, {}
-  for k, v in next, opts do copy[k] = v end
+  local copy, headers = check.raw_copy(opts), {}
   for name, value in next, opts.headers or {} do
     if name:lower() ~= "anthropic-worker-id" then headers[name] = value end
   end
@@ -185,7 +185,6 @@ function BUILD.work_poll(_, where, env_id, params, opts)
   end
   if params.worker_id ~= nil then
     local id = check.header_value(where, "parameter 'worker_id'", params.worker_id)
-    if id == "" then schema.param_error(where, "worker_id", "must not be empty") end
     opts = with_worker(opts, id)
   end
   return "GET", path .. "/poll" .. query(parts), nil, opts
@@ -245,68 +244,61 @@ end
 
 M.BUILD = BUILD
 
---- client:work_poll(env_id [, { block_ms, reclaim_older_than_ms, worker_id } [, opts]])
---   -> work item, or false when there is no work;  or nil, err
-define("work_poll", BUILD.work_poll, interpret_poll)
---- client:work_ack(env_id, work_id [, opts]) -> work item  or  nil, err
-define("work_ack", BUILD.work_ack, interpret_item)
---- client:work_heartbeat(env_id, work_id [, { desired_ttl_seconds, expected_last_heartbeat } [, opts]])
---   -> { type = "work_heartbeat", last_heartbeat, lease_extended, state, ttl_seconds }  or  nil, err
-define("work_heartbeat", BUILD.work_heartbeat)
---- client:work_stop(env_id, work_id [, { force } [, opts]]) -> work item  or  nil, err
-define("work_stop", BUILD.work_stop, interpret_item)
---- client:work_retrieve(env_id, work_id [, opts]) -> work item  or  nil, err
-define("work_retrieve", BUILD.work_retrieve, interpret_item)
---- client:work_update(env_id, work_id, { metadata } [, opts]) -> work item  or  nil, err
-define("work_update", BUILD.work_update, interpret_item)
---- client:work_list(env_id [, { limit, page } [, opts]]) -> { data = { item... }, next_page }  or  nil, err
-define("work_list", BUILD.work_list, interpret_page)
---- client:work_stats(env_id [, opts]) -> { type = "work_queue_stats", depth, pending, oldest_queued_at,
---   workers_polling }  or  nil, err
-define("work_stats", BUILD.work_stats)
+--- The calls, declared as in environment_calls.lua; each one-liner runs
+-- the whole build as its check.
+local function call(name, interpret) return { name = name, build = BUILD[name], interpret = interpret } end
+M.CALLS = {
+  --- client:work_poll(env_id [, { block_ms, reclaim_older_than_ms, worker_id } [, opts]])
+  --   -> work item, or false when there is no work;  or nil, err
+  call("work_poll", interpret_poll),
+  --- client:work_ack(env_id, work_id [, opts]) -> work item  or  nil, err
+  call("work_ack", interpret_item),
+  --- client:work_heartbeat(env_id, work_id [, { desired_ttl_seconds, expected_last_heartbeat } [, opts]])
+  --   -> { type = "work_heartbeat", last_heartbeat, lease_extended, state, ttl_seconds }  or  nil, err
+  call("work_heartbeat", interpret_body),
+  --- client:work_stop(env_id, work_id [, { force } [, opts]]) -> work item  or  nil, err
+  call("work_stop", interpret_item),
+  --- client:work_retrieve(env_id, work_id [, opts]) -> work item  or  nil, err
+  call("work_retrieve", interpret_item),
+  --- client:work_update(env_id, work_id, { metadata } [, opts]) -> work item  or  nil, err
+  call("work_update", interpret_item),
+  --- client:work_list(env_id [, { limit, page } [, opts]]) -> { data = { item... }, next_page }  or  nil, err
+  call("work_list", interpret_page),
+  --- client:work_stats(env_id [, opts]) -> { type = "work_queue_stats", depth, pending, oldest_queued_at,
+  --   workers_polling }  or  nil, err
+  call("work_stats", interpret_body),
+}
 
-local Client = client.Client
+-- What each_work and collect_work go through: every item, page after page.
+local EACH = { gives = "work items", list = "work_list" }
+local COLLECT = { gives = "work items", list = "work_list", collect = true }
+
+local function pages(self, where, what, env_id, params, opts)
+  BUILD.work_list(nil, where, env_id, params, nil)
+  return listing.each(self, where, what, queue_path(where, env_id), params, opts, function(base, call_opts)
+    return self:work_list(env_id, base, call_opts)
+  end)
+end
 
 --- client:each_work(env_id [, { limit, page } [, opts]]) -> iterator over every
 -- work item of the queue, page after page, as client:each does (opts may
 -- also give max_pages).
-function Client:each_work(env_id, params, opts)
-  check_client("each_work", self)
-  BUILD.work_list(nil, "each_work", env_id, params, nil)
-  opts = options.check("each_work", opts, options.PAGES)
-  if opts.with_response then
-    argerror("each_work", "option 'with_response' is not for each_work (it gives work items): use work_list")
-  end
-  local base = params and schema.params("each_work", params) or {}
-  local call_opts = options.pick(opts, CALL)
-  -- the checks of a call (credentials, extra options), as the first page would make them
-  self:_prepare("each_work", "GET", queue_path("each_work", env_id), nil, call_opts)
-  local first = base.page ~= null and base.page or nil
-  return pages.each(function(cursor)
-    base.page = cursor
-    return self:work_list(env_id, base, call_opts)
-  end, first, opts.max_pages)
+local function each_work(self, env_id, params, opts)
+  return (pages(self, "each_work", EACH, env_id, params, opts))
 end
 
---- work.install(M): on the public module M, environments.is_work_item,
--- NO_HEARTBEAT, and the one-liners environments.work_poll(...) and the
--- others, over M.default_client(). Each one-liner checks its arguments
--- first, so a mistake raises whatever the environment variables say.
-function M.install(public)
-  public.is_work_item = M.is_item
-  public.NO_HEARTBEAT = M.NO_HEARTBEAT
-  for name, build in next, BUILD do
-    public[name] = function(...)
-      build(nil, name, ...)
-      local c = public.default_client()
-      return c[name](c, ...)
-    end
-  end
-  public.each_work = function(env_id, params, opts)
-    BUILD.work_list(nil, "each_work", env_id, params, nil)
-    local c = public.default_client()
-    return c:each_work(env_id, params, opts)
-  end
+--- client:collect_work(env_id [, { limit, page } [, opts]]) -> array of every
+-- work item  or  nil, err, as client:collect does.
+local function collect_work(self, env_id, params, opts)
+  return listing.collect(pages(self, "collect_work", COLLECT, env_id, params, opts))
 end
+
+local function list_check(where, env_id, params) BUILD.work_list(nil, where, env_id, params, nil) end
+
+--- The methods that are not one call, each with what its one-liner checks.
+M.METHODS = {
+  { name = "each_work", fn = each_work, check = list_check },
+  { name = "collect_work", fn = collect_work, check = list_check },
+}
 
 return M
