@@ -143,7 +143,7 @@ describe("the command-line tool's help", function()
       assert.are.equal(2, code)
       assert.matches("get: missing ID", err, 1, true)
       _, err, code = bare { "archive", "env_a", ".." }
-      assert.are.equal(2, code)
+      assert.are.equal(2, code, err)
       assert.matches("archive: invalid id '..'", err, 1, true)
       local out
       out, err, code = bare { "get", "env_x" }

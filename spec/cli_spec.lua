@@ -327,15 +327,6 @@ describe("the command-line tool", function()
       assert.are.equal('{"id":"env_unrestricted01","type":"environment_deleted"}\n', out)
     end)
 
-    it("without --yes and without a terminal, exits 2 and deletes nothing", function()
-      local out, err, code = run({ "delete", "env_selfhosted01" }, { stdin = "y\n" })
-      assert.are.equal(2, code)
-      assert.are.equal("", out)
-      assert.are.equal("anthropic-environments: delete: no terminal to ask on: give --yes to delete env_selfhosted01 "
-        .. "(see anthropic-environments delete --help)\n", err)
-      assert.are.equal(0, #server:requests())
-    end)
-
     it("exits 1 when there is nothing to delete", function()
       local out, err, code = run { "delete", "env_missing", "--yes" }
       assert.are.equal(1, code)

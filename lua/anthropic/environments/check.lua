@@ -7,11 +7,11 @@
 -- raw_copy (the raw-copy rule), whole, seconds, is_finite, one_of,
 -- header_value, text, id, and `shown` for the "(got ...)" of a message.
 -- Secrets are scrubbed from errors by errors.redact.
-local basics = require "anthropic.environments.basics"
+-- It needs nothing of the C core, so that the command-line tool checks its
+-- arguments (ids) before the library is loaded.
 
-local type, error, next, tostring, format, floor, concat =
-      type, error, next, tostring, string.format, math.floor, table.concat
-local null = basics.null
+local type, error, next, tostring, format, floor, concat, require =
+      type, error, next, tostring, string.format, math.floor, table.concat, require
 
 local M = {}
 
@@ -56,7 +56,9 @@ function M.shown(v)
   local tv = type(v)
   if tv == "number" then return tostring(v) end
   if tv == "string" then return format("'%s'", #v > 32 and v:sub(1, 32) .. "..." or v) end
-  if v == null then return "null" end
+  -- JSON null (a light userdata): the core is loaded by then, as only
+  -- decoded values and environments.null carry it
+  if tv == "userdata" and v == require("anthropic.environments.basics").null then return "null" end
   return tv
 end
 local shown = M.shown

@@ -2,9 +2,9 @@
 -- apart from the calls it serves. Which failures are retried, and how long
 -- to wait before the next attempt.
 local time = require "anthropic.environments.time"
-local core = require "anthropic.environments.core"
+local clock = require "anthropic.environments.basics"   -- now(): the core's clock
 
-local tonumber, min, floor, now = tonumber, math.min, math.floor, core.now
+local tonumber, min, floor, now = tonumber, math.min, math.floor, clock.now
 
 local M = {}
 

@@ -17,10 +17,10 @@
 --    ngx.sleep for 1 ms, doubling up to 20 ms while nothing ends.
 --  * nothing on the network (only a retry waiting): the caller's sleep
 --    function, which is trusted (a test's may take no time).
-local core = require "anthropic.environments.core"
+local clock = require "anthropic.environments.basics"   -- now() and sleep(): the core's clock
 local runtime = require "anthropic.environments.runtime"
 
-local setmetatable, min, max, now = setmetatable, math.min, math.max, core.now
+local setmetatable, min, max, now = setmetatable, math.min, math.max, clock.now
 
 local M = {
   PAUSE_MIN = 0.001,   -- seconds: the first pause of a polled transport
@@ -55,7 +55,7 @@ local function poll(self, requests, transports, limit, yield)
   self.pause = min(pause * 2, M.PAUSE_MAX)
   local secs = limit and min(pause, limit) or pause
   if secs > 0 then
-    if yield then yield(secs) else core.sleep(secs) end
+    if yield then yield(secs) else clock.sleep(secs) end
   end
 end
 
