@@ -96,6 +96,26 @@ static void register_class(lua_State *L, const char *name, const luaL_Reg *metho
     lua_pop(L, 1);
 }
 
+/* Pushes a failure: { kind =, message =, status = (the HTTP status seen
+ * before it failed; absent when none), reason = (absent, or
+ * "tls_certificate": a certificate that retrying cannot fix) }. */
+static void push_failure(lua_State *L, const char *kind, const char *message, long status,
+                         const char *reason) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+    if (status > 0) {
+        lua_pushinteger(L, (lua_Integer)status);
+        lua_setfield(L, -2, "status");
+    }
+    if (reason != NULL) {
+        lua_pushstring(L, reason);
+        lua_setfield(L, -2, "reason");
+    }
+}
+
 /* Reads config[field]: nil gives dflt; anything else must be a number in
  * [0, max] (raises otherwise). */
 static lua_Number opt_number(lua_State *L, int config, const char *field, lua_Number dflt,
@@ -146,7 +166,8 @@ static uint64_t jitter_seed(const client_t *c) {
 
 /* core.new{ connect_timeout =, stall_timeout =, max_body =, max_connections =,
  *           proxy =, ca_file =, ca_path =, insecure_skip_tls_verify = }
- *   -> client  or  nil, message (libcurl could not start: out of memory)
+ *   -> client  or  nil, failure (push_failure; libcurl could not start: out
+ *      of memory)
  * Seconds for the timeouts (0 or nil: none; connect: libcurl's default).
  * max_body: bytes (16 MiB). max_connections: idle connections kept for
  * reuse after a burst (16); a burst may open more, the rest are closed as
@@ -177,7 +198,7 @@ static int core_new(lua_State *L) {
     lua_setmetatable(L, -2);
     if (transport_open(&c->transport, &config) != 0) {
         lua_pushnil(L);
-        lua_pushliteral(L, "libcurl could not be initialised (out of memory?)");
+        push_failure(L, "connection", "libcurl could not be initialised (out of memory?)", 0, NULL);
         return 2;
     }
     c->open = 1;
@@ -305,14 +326,15 @@ static void read_request_args(lua_State *L, int first, transport_request_t *req,
 }
 
 /* Pushes the outcome of a done transfer:
- *   status, headers, body            on an answer (any HTTP status)
- *   nil, kind, message, status-seen  on a failure, kind being "connection",
- *                                    "timeout", "decode" (body or header
- *                                    block too large) or "cancelled" (the
- *                                    client was closed)
+ *   status, headers, body   on an answer (any HTTP status)
+ *   nil, failure            on a failure (push_failure), kind being
+ *                           "connection", "timeout", "decode" (body or
+ *                           header block too large) or "cancelled" (the
+ *                           client was closed)
  * Returns the body's stack index in *body_idx (0 on a failure). */
 static int push_outcome(lua_State *L, const transfer_t *x, int lazy_headers, int *body_idx) {
     char message[CURL_ERROR_SIZE + 128];
+    const char *kind;
     long status;
     *body_idx = 0;
     switch (transfer_outcome(x, &status, message, sizeof message)) {
@@ -325,31 +347,20 @@ static int push_outcome(lua_State *L, const transfer_t *x, int lazy_headers, int
         lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
         *body_idx = lua_gettop(L);
         return 3;
-    case TRANSPORT_TIMEOUT:
-        lua_pushnil(L);
-        lua_pushliteral(L, "timeout");
-        break;
-    case TRANSPORT_TOO_LARGE:
-        lua_pushnil(L);
-        lua_pushliteral(L, "decode");
-        break;
-    case TRANSPORT_CANCELLED:
-        lua_pushnil(L);
-        lua_pushliteral(L, "cancelled");
-        break;
-    default:
-        lua_pushnil(L);
-        lua_pushliteral(L, "connection");
-        break;
+    case TRANSPORT_TIMEOUT: kind = "timeout"; break;
+    case TRANSPORT_TOO_LARGE: kind = "decode"; break;
+    case TRANSPORT_CANCELLED: kind = "cancelled"; break;
+    default: kind = "connection"; break;
     }
-    lua_pushstring(L, message);
-    lua_pushinteger(L, (lua_Integer)status);
-    return 4;
+    lua_pushnil(L);
+    push_failure(L, kind, message, status,
+                 transfer_tls_certificate_failed(x) ? "tls_certificate" : NULL);
+    return 2;
 }
 
 /* client:start(method, url, headers, body, timeout)
  *   -> request                  started; client:drive or client:run move it on
- *   -> nil, kind, message       not started:
+ *   -> nil, failure             not started (push_failure), its kind:
  *        "invalid_request"  libcurl refused it (a URL over 8 MB...); retrying
  *                           cannot help
  *        "connection"       out of memory
@@ -368,9 +379,8 @@ static int client_start(lua_State *L) {
     read_request_args(L, 2, &req, stack_headers);
     if (!c->open) {
         lua_pushnil(L);
-        lua_pushliteral(L, "cancelled");
-        lua_pushliteral(L, "the client was closed");
-        return 3;
+        push_failure(L, "cancelled", "the client was closed", 0, NULL);
+        return 2;
     }
     r = lua_newuserdata(L, sizeof *r);
     memset(r, 0, sizeof *r);
@@ -385,10 +395,9 @@ static int client_start(lua_State *L) {
         return 1;
     }
     lua_pushnil(L);
-    if (status == TRANSPORT_INVALID_REQUEST) lua_pushliteral(L, "invalid_request");
-    else lua_pushliteral(L, "connection");
-    lua_pushstring(L, message);
-    return 3;
+    push_failure(L, status == TRANSPORT_INVALID_REQUEST ? "invalid_request" : "connection", message, 0,
+                 NULL);
+    return 2;
 }
 
 /* client:drive([wait]) -> number of requests still running. Does the work
@@ -463,6 +472,7 @@ static int request_done(lua_State *L) {
  * decoded, straight from the one string pushed:
  *   status, headers, body, value        the body is JSON
  *   status, headers, body, nil, message it is not
+ * (a failure stays nil, failure)
  * With lazy_headers too, a 2xx answer whose body is JSON gives its headers
  * as the block they came in (a string, for core.header_table), not as a
  * table: the calls that succeed seldom read them.

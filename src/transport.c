@@ -708,6 +708,18 @@ transport_status_t transfer_outcome(const transfer_t *x, long *status,
     return x->result == CURLE_OPERATION_TIMEDOUT ? TRANSPORT_TIMEOUT : TRANSPORT_CONNECTION;
 }
 
+int transfer_tls_certificate_failed(const transfer_t *x) {
+    switch (x->result) {
+    case CURLE_PEER_FAILED_VERIFICATION:   /* chain, name, dates (with OpenSSL) */
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_ISSUER_ERROR:           /* CURLOPT_ISSUERCERT mismatch */
+    case CURLE_SSL_INVALIDCERTSTATUS:      /* OCSP stapling: revoked */
+        return !x->forked && !x->cancelled;
+    default:
+        return 0;
+    }
+}
+
 static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }

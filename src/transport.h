@@ -183,6 +183,11 @@ void transfer_release(transfer_t *x);
 transport_status_t transfer_outcome(const transfer_t *x, long *status,
                                     char *message, size_t message_size);
 
+/* 1 if a done transfer failed on the server's certificate, which no retry
+ * can fix: an untrusted chain, a host name that does not match, an expired
+ * or revoked certificate, a pinned public key that does not match. */
+int transfer_tls_certificate_failed(const transfer_t *x);
+
 /* Iterates over the header lines of the answer: returns 1 and sets
  * name/value (not NUL-terminated) for each, 0 at the end. *pos starts at 0. */
 int transfer_next_header(const transfer_t *x, size_t *pos,

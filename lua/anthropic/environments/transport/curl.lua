@@ -9,8 +9,8 @@ local M = { name = "curl" }
 -- cannot even start (out of memory at new) is not a failure of a call, so
 -- it raises, saying so.
 function M.new(config)
-  local t, err = core.new(config)
-  if not t then error("anthropic.environments.new: " .. tostring(err), 0) end
+  local t, failure = core.new(config)
+  if not t then error("anthropic.environments.new: " .. tostring(failure.message), 0) end
   return t
 end
 

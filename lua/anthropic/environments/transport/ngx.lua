@@ -66,6 +66,12 @@ local function failure(req, what, err)
     return "timeout", format("no data sent or received for %d ms (stall_timeout)",
       floor(t.config.stall_timeout * 1000 + 0.5))
   end
+  -- nginx's verification failures: OpenSSL's "<code>: <reason>" (untrusted,
+  -- expired...) or "certificate host mismatch": no retry can fix them.
+  if what == "handshake" and type(err) == "string" and (err:find("^%d+: ")
+      or err:find("certificate verify failed", 1, true) or err:find("certificate host mismatch", 1, true)) then
+    req.reason = "tls_certificate"
+  end
   return "connection", wire.explain(what, err, req.url)
 end
 
@@ -223,9 +229,9 @@ end
 -- A blocking call's exchange waits for run(), which does it in the calling
 -- coroutine; any other starts at once on a light thread.
 function Transport:start(method, url, lines, body, timeout, blocking)
-  if self.closed then return nil, "cancelled", "the client was closed" end
+  if self.closed then return nil, { kind = "cancelled", message = "the client was closed" } end
   local u, path = parse(self, url)
-  if not u then return nil, "connection", path end
+  if not u then return nil, { kind = "connection", message = path } end
   local req = setmetatable({
     transport = self, url = u, started = now(), received = 0,
     deadline = timeout and timeout > 0 and now() + timeout or nil,
@@ -245,7 +251,7 @@ function Request:done()
   return self.finished
 end
 
---- request:result() -> status, headers, body  or  nil, kind, message, status_seen
+--- request:result() -> status, headers, body  or  nil, failure (see transport.lua)
 function Request:result()
   if not self.finished then error("anthropic.environments: request is not done", 2) end
   -- Reap the thread (it has ended, so this does not wait); only the
@@ -256,7 +262,8 @@ function Request:result()
     pcall(ngx.thread.wait, thread)
   end
   if self.status then return self.status, self.headers, self.body end
-  return nil, self.kind, self.message, self.status_seen or 0
+  local seen = self.status_seen
+  return nil, { kind = self.kind, message = self.message, status = seen ~= 0 and seen or nil, reason = self.reason }
 end
 
 --- request:cancel(): stops it; its connection is closed, not reused.
