@@ -571,19 +571,26 @@ static int core_decode(lua_State *L) {
     return 2;
 }
 
-/* core.encode(value) -> JSON text  or  nil, message
- * Upvalues: cjson.null, our array marker metatable, and the cjson
+/* core.encode(value [, max_bytes]) -> JSON text  or  nil, message
+ * max_bytes: the most the text may hold (nil: no limit); the walk stops as
+ * soon as it would pass it (a message saying so). Upvalues: cjson.null, our array marker metatable, and the cjson
  * instance's array_mt, empty_array_mt and empty_array (nil when that
  * lua-cjson has none). */
 static int core_encode(lua_State *L) {
     json_markers_t m;
+    size_t max_len = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        lua_Number n = luaL_checknumber(L, 2);
+        if (!(n >= 1)) luaL_argerror(L, 2, "max_bytes must be a number >= 1");
+        max_len = n >= 1e15 ? (size_t)1e15 : (size_t)n;
+    }
     lua_settop(L, 1);
     m.null_idx = lua_upvalueindex(1);
     m.array_mt_idx = lua_upvalueindex(2);
     m.cjson_array_mt_idx = lua_upvalueindex(3);
     m.cjson_empty_array_mt_idx = lua_upvalueindex(4);
     m.cjson_empty_array_idx = lua_upvalueindex(5);
-    if (json_bridge_encode(L, 1, &m)) return 1;
+    if (json_bridge_encode(L, 1, &m, max_len)) return 1;
     lua_pushnil(L);
     lua_insert(L, -2);
     return 2;
