@@ -1,5 +1,5 @@
 -- anthropic.environments.transport.curl: the transport over libcurl's multi
--- interface, implemented in the C core (src/transport.c, src/core.c). See
+-- interface, implemented in the C core (src/transport.c, src/client_lua.c). See
 -- transport.lua for the interface every transport implements.
 local core = require "anthropic.environments.core"
 
