@@ -218,6 +218,19 @@ fail:
     return -1;
 }
 
+/* 1 if libcurl would find a proxy setting in the environment. */
+static int proxy_in_environment(void) {
+    static const char *const names[] = {
+        "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", NULL
+    };
+    int i;
+    for (i = 0; names[i] != NULL; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && v[0] != '\0') return 1;
+    }
+    return 0;
+}
+
 int transport_open(transport_t *t, const transport_config_t *config) {
     memset(t, 0, sizeof *t);
     t->timer_deadline = -1.0;
@@ -227,6 +240,7 @@ int transport_open(transport_t *t, const transport_config_t *config) {
     t->config.proxy = copy_string(config->proxy);
     t->config.ca_file = copy_string(config->ca_file);
     t->config.ca_path = copy_string(config->ca_path);
+    t->config.no_proxy_at_all = config->proxy == NULL && !proxy_in_environment();
     if ((config->proxy && !t->config.proxy) || (config->ca_file && !t->config.ca_file) ||
         (config->ca_path && !t->config.ca_path) || open_handles(t) != 0) {
         transport_close(t);
@@ -490,7 +504,13 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     EASY_SET(CURLOPT_TCP_KEEPALIVE, 1L);
     EASY_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
     if (c->connect_timeout_ms > 0) EASY_SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    if (c->proxy != NULL) EASY_SET(CURLOPT_PROXY, c->proxy);
+    if (c->proxy != NULL) {
+        EASY_SET(CURLOPT_PROXY, c->proxy);
+    } else if (c->no_proxy_at_all) {
+        /* "" disables proxies: libcurl then reads no variable per request. */
+        EASY_SET(CURLOPT_PROXY, "");
+        EASY_SET(CURLOPT_NOPROXY, "");
+    }
     if (c->ca_file != NULL) EASY_SET(CURLOPT_CAINFO, c->ca_file);
     if (c->ca_path != NULL) EASY_SET(CURLOPT_CAPATH, c->ca_path);
     if (c->insecure_skip_tls_verify) {

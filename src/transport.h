@@ -6,6 +6,12 @@
  * buffers, so any number can be in flight at once; a blocking call is a
  * transfer driven to its end.
  *
+ * Proxies: when no proxy is configured and none of libcurl's proxy
+ * variables (http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY,
+ * no_proxy, NO_PROXY) is set as the transport opens, its requests are told
+ * to use no proxy, so that libcurl does not read the environment again on
+ * every request; a variable set later is not seen by that transport.
+ *
  * Pure C: nothing here touches a lua_State, so no Lua error can unwind
  * through libcurl's frames, and callbacks only record what happened. */
 #ifndef ANTHROPIC_ENV_TRANSPORT_H
@@ -36,6 +42,7 @@ typedef struct {
     const char *proxy;            /* NULL: libcurl's environment variables */
     const char *ca_file, *ca_path;
     int insecure_skip_tls_verify;
+    int no_proxy_at_all;          /* set by transport_open: see below */
 } transport_config_t;
 
 typedef enum { METHOD_GET, METHOD_POST, METHOD_DELETE } transport_method_t;
