@@ -75,6 +75,21 @@ describe("core", function()
       assert.are.equal(1, #server:requests())
     end)
 
+    it("sends no Expect: 100-continue, with a small body, a large one or a prepared header list", function()
+      local prepared = core.headers(cc.JSON_HEADERS)
+      for _, size in ipairs { 10, 1025, 2 * 1024 * 1024 } do
+        for _, headers in ipairs { cc.JSON_HEADERS, prepared } do
+          server:reset()
+          local body = '{"name":"' .. string.rep("x", size) .. '"}'
+          local status = cc.call(client, "POST", server.url .. "/v1/environments", body, 30, headers)
+          assert.is_number(status)   -- an answer came (what the fake makes of the body does not matter)
+          local req = server:requests()[1]
+          assert.is_nil(req.header_map.expect, size)
+          assert.are.equal(#body, tonumber(req.header_map["content-length"]))
+        end
+      end
+    end)
+
     it("refuses control bytes in the URL", function()
       for _, bad in ipairs { url() .. "\r\nX-Injected: yes", url() .. "\0.evil", url() .. "\n" } do
         local ok, err = pcall(client.start, client, "GET", bad, cc.HEADERS)

@@ -391,9 +391,6 @@ struct curl_slist *transport_header_list(const char *const *lines, const size_t 
         if ((next = curl_slist_append(list, lines[i])) == NULL) goto fail;
         list = next;
     }
-    /* No "Expect: 100-continue" round trip for our small bodies. */
-    if ((next = curl_slist_append(list, "Expect:")) == NULL) goto fail;
-    list = next;
     /* A request without a body type of ours must not claim to be a form (a
      * POST); for other methods libcurl adds none anyway. */
     if (!has_content_type) {
@@ -403,6 +400,27 @@ struct curl_slist *transport_header_list(const char *const *lines, const size_t 
     return list;
 fail:
     curl_slist_free_all(list);
+    return NULL;
+}
+
+/* The bodies up to this size never get libcurl's "Expect: 100-continue"
+ * (7.88 adds it past 1 MiB, older releases past 1 KiB): their requests send
+ * the header list as it is; a larger body's request sends a copy of it
+ * with "Expect:", which turns that round trip off. Checking the list costs
+ * libcurl work per entry on every request, so the entry is only there when
+ * it does something. */
+#define EXPECT_FREE_MAX 1024
+
+static struct curl_slist *copy_with_expect_off(const struct curl_slist *list) {
+    struct curl_slist *copy = NULL, *next;
+    for (; list != NULL; list = list->next) {
+        if ((next = curl_slist_append(copy, list->data)) == NULL) goto fail;
+        copy = next;
+    }
+    if ((next = curl_slist_append(copy, "Expect:")) == NULL) goto fail;
+    return next;
+fail:
+    curl_slist_free_all(copy);
     return NULL;
 }
 
@@ -464,6 +482,15 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
             return TRANSPORT_INVALID_REQUEST;
         }
     }
+    if (req->body != NULL && req->body_len > EXPECT_FREE_MAX) {
+        struct curl_slist *own = x->header_list;
+        x->header_list = copy_with_expect_off(own != NULL ? own : req->header_list);
+        curl_slist_free_all(own);
+        if (x->header_list == NULL) {
+            snprintf(message, message_size, "out of memory starting a request");
+            return TRANSPORT_NO_MEMORY;
+        }
+    }
 
     /* A fresh easy handle per transfer: the multi handle's cache keeps the
      * connections, and no state leaks from one answer into the next (libcurl
@@ -519,7 +546,7 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     }
 
     EASY_SET(CURLOPT_URL, req->url);
-    EASY_SET(CURLOPT_HTTPHEADER, req->header_list ? (struct curl_slist *)req->header_list : x->header_list);
+    EASY_SET(CURLOPT_HTTPHEADER, x->header_list ? x->header_list : (struct curl_slist *)req->header_list);
     if (req->timeout_ms > 0) EASY_SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
     switch (req->method) {
     case METHOD_POST:

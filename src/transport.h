@@ -173,7 +173,8 @@ long transport_timeout_ms(transport_t *t);
 /* Header lines for requests, made once and used by any number of them
  * (transport_request_t.header_list): each line checked (no control
  * character but tab), plus the lines that stop libcurl from adding headers
- * of its own ("Expect:", and "Content-Type:" when the lines have none).
+ * of its own ("Content-Type:" when the lines have none; a request whose
+ * body could get "Expect: 100-continue" sends a copy with "Expect:").
  * Returns the list, or NULL with *bad_line set to the 1-based number of a
  * line that holds a control character, or to 0 when out of memory. Free it
  * with curl_slist_free_all. */
