@@ -7,8 +7,18 @@ FAKE_LUA     ?= lua5.3
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra
-SRC     := src/core.c src/buffer.c src/transport.c src/json_bridge.c src/webhook.c src/http_response.c src/http_response_lua.c
-HDR     := src/compat.h src/buffer.h src/transport.h src/json_bridge.h src/webhook.h src/http_response.h src/http_response_lua.h src/lua_headers.h
+# The core: pure C (no Lua header: transport, answer parser, webhook HMAC,
+# buffer), the JSON bridge, and one Lua binding file per concern (*_lua.c,
+# each with its *_open), gathered by core.c.
+SRC_PURE := src/buffer.c src/transport.c src/webhook.c src/http_response.c
+SRC     := src/core.c src/binding.c src/client_lua.c src/headers_lua.c src/json_lua.c src/json_bridge.c \
+           src/webhook_lua.c src/http_response_lua.c src/clock_lua.c $(SRC_PURE)
+HDR     := src/compat.h src/binding.h src/headers_lua.h src/buffer.h src/transport.h src/json_bridge.h \
+           src/webhook.h src/http_response.h lua/anthropic/environments/version.lua
+# One version for the Lua layer and the core: version.lua's.
+VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/anthropic/environments/version.lua)
+VERSION_DEF = -DAE_VERSION='"$(VERSION)"'
+
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   = $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
@@ -34,7 +44,7 @@ all: $(CORES) $(FORKERS)
 # The module never links liblua: the host program provides the Lua API.
 build/%/anthropic/environments/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden \
+	$(CC) $(CFLAGS) $(WARN) $(VERSION_DEF) -fPIC -shared -fvisibility=hidden \
 	  $(shell pkg-config --cflags $(call lua_pc,$*)) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
 	  -o $@ $(SRC) $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
 
@@ -51,21 +61,21 @@ build/asan/spec_forker.so: build/5.4/spec_forker.so
 # The core built with AddressSanitizer and UBSan, for `make sanitize`.
 build/asan/anthropic/environments/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) -fPIC -shared $(shell pkg-config --cflags lua5.4) \
+	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) $(VERSION_DEF) -fPIC -shared $(shell pkg-config --cflags lua5.4) \
 	  $(CURL_CFLAGS) $(CRYPTO_CFLAGS) -o $@ $(SRC) $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
 
 build/fuzz/fuzz_response: fuzz/fuzz_response.c $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) $(VERSION_DEF) \
 	  $(shell pkg-config --cflags lua5.4) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_response.c $(SRC) \
 	  -llua5.4 $(CURL_LIBS) $(CRYPTO_LIBS) -pthread
 
-# libFuzzer over webhook verification: the secret, base64, the signature header.
+# libFuzzer over webhook verification: the secret, base64, the signature
+# header. Pure C: no Lua.
 build/fuzz/fuzz_webhook: fuzz/fuzz_webhook.c src/webhook.c src/webhook.h
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
-	  $(shell pkg-config --cflags lua5.4) $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_webhook.c src/webhook.c \
-	  -llua5.4 $(CRYPTO_LIBS)
+	  $(CRYPTO_CFLAGS) -o $@ fuzz/fuzz_webhook.c src/webhook.c $(CRYPTO_LIBS)
 
 # The bounded HTTP/1.x answer parser of the cosocket transport on its own:
 # pure C, no Lua, no libcurl.
@@ -80,7 +90,7 @@ HOST_LUA := lua5.4
 host: build/host/host
 build/host/host: examples/host/host.c $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Isrc $(shell pkg-config --cflags $(HOST_LUA)) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(CC) $(CFLAGS) $(WARN) $(VERSION_DEF) -Isrc $(shell pkg-config --cflags $(HOST_LUA)) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
 	  -DHOST_LUA_DIR='"$(CURDIR)/lua"' -o $@ examples/host/host.c $(SRC) \
 	  $(shell pkg-config --libs $(HOST_LUA)) $(CURL_LIBS) $(CRYPTO_LIBS) -pthread -lm
 

@@ -72,9 +72,14 @@ build = {
     ["anthropic.environments.webhook"] = "lua/anthropic/environments/webhook.lua",
     ["anthropic.environments.work_calls"] = "lua/anthropic/environments/work_calls.lua",
     ["anthropic.environments.lease"] = "lua/anthropic/environments/lease.lua",
+    ["anthropic.environments.version"] = "lua/anthropic/environments/version.lua",
     ["anthropic.environments.core"] = {
-      sources = { "src/core.c", "src/buffer.c", "src/transport.c", "src/json_bridge.c", "src/webhook.c",
-                  "src/http_response.c", "src/http_response_lua.c" },
+      sources = { "src/core.c", "src/binding.c", "src/client_lua.c", "src/headers_lua.c", "src/json_lua.c",
+                  "src/json_bridge.c", "src/webhook_lua.c", "src/http_response_lua.c", "src/clock_lua.c",
+                  "src/buffer.c", "src/transport.c", "src/webhook.c", "src/http_response.c" },
+      -- The version of lua/anthropic/environments/version.lua, as the
+      -- Makefile passes it (spec/rockspec_spec.lua checks they agree).
+      defines = { 'AE_VERSION="0.2.0"' },
       libraries = { "curl", "crypto", "pthread" },
       incdirs = { "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },

@@ -75,6 +75,21 @@ describe("core", function()
       assert.are.equal(1, #server:requests())
     end)
 
+    it("sends no Expect: 100-continue, with a small body, a large one or a prepared header list", function()
+      local prepared = core.headers(cc.JSON_HEADERS)
+      for _, size in ipairs { 10, 1025, 2 * 1024 * 1024 } do
+        for _, headers in ipairs { cc.JSON_HEADERS, prepared } do
+          server:reset()
+          local body = '{"name":"' .. string.rep("x", size) .. '"}'
+          local status = cc.call(client, "POST", server.url .. "/v1/environments", body, 30, headers)
+          assert.is_number(status)   -- an answer came (what the fake makes of the body does not matter)
+          local req = server:requests()[1]
+          assert.is_nil(req.header_map.expect, size)
+          assert.are.equal(#body, tonumber(req.header_map["content-length"]))
+        end
+      end
+    end)
+
     it("refuses control bytes in the URL", function()
       for _, bad in ipairs { url() .. "\r\nX-Injected: yes", url() .. "\0.evil", url() .. "\n" } do
         local ok, err = pcall(client.start, client, "GET", bad, cc.HEADERS)
@@ -86,10 +101,10 @@ describe("core", function()
 
     it("gives nil, 'invalid_request' for a URL libcurl refuses, and sends nothing", function()
       local long = url(string.rep("a", 10 * 1024 * 1024))
-      local request, kind, message = client:start("GET", long, cc.HEADERS, nil, 5)
+      local request, failure = client:start("GET", long, cc.HEADERS, nil, 5)
       assert.is_nil(request)
-      assert.are.equal("invalid_request", kind)
-      assert.are.equal("the URL is " .. #long .. " bytes, longer than libcurl accepts", message)
+      assert.are.same({ kind = "invalid_request",
+                        message = "the URL is " .. #long .. " bytes, longer than libcurl accepts" }, failure)
       assert.are.equal(0, #server:requests())
       -- The client is unharmed.
       assert.are.equal(200, (cc.call(client, "GET", url())))
@@ -97,10 +112,9 @@ describe("core", function()
 
     it("gives nil, 'cancelled' on a closed client", function()
       client:close()
-      local request, kind, message = client:start("GET", url(), cc.HEADERS)
+      local request, failure = client:start("GET", url(), cc.HEADERS)
       assert.is_nil(request)
-      assert.are.equal("cancelled", kind)
-      assert.are.equal("the client was closed", message)
+      assert.are.same({ kind = "cancelled", message = "the client was closed" }, failure)
     end)
   end)
 
@@ -157,11 +171,13 @@ describe("core", function()
       server:script { { fault = "close" } }
       local request = assert(client:start("GET", url(), cc.HEADERS))
       assert.is_true(client:run(request, 10))
-      local status, kind, message, seen = request:result(true)
+      local status, failure, extra = request:result(true)
       assert.is_nil(status)
-      assert.are.equal("connection", kind)
-      assert.is_string(message)
-      assert.are.equal(0, seen)
+      assert.is_nil(extra)
+      assert.are.equal("connection", failure.kind)
+      assert.is_string(failure.message)
+      assert.is_nil(failure.status)   -- no status was seen
+      assert.is_nil(failure.reason)
     end)
   end)
 
@@ -223,20 +239,18 @@ describe("core", function()
 
     it("over 64 KiB in all are refused as too large, not retried as a connection error", function()
       server:script { { status = 200, json = { id = "env_x" }, headers = many_headers(8, 10000) } }
-      local status, kind, message, seen = cc.call(client, "GET", url())
+      local status, failure = cc.call(client, "GET", url())
       assert.is_nil(status)
-      assert.are.equal("decode", kind)
-      assert.are.equal("response headers over 65536 bytes", message)
-      assert.are.equal(200, seen)
+      assert.are.same({ kind = "decode", message = "response headers over 65536 bytes", status = 200 }, failure)
     end)
 
     it("of 1 MB in one line are refused as too large, not as out of memory", function()
       server:script { { status = 200, json = { id = "env_x" },
                         headers = { ["x-huge"] = string.rep("h", 1024 * 1024) } } }
-      local status, kind, message = cc.call(client, "GET", url())
+      local status, failure = cc.call(client, "GET", url())
       assert.is_nil(status)
-      assert.are.equal("decode", kind)
-      assert.are.equal("response headers over 65536 bytes", message)
+      assert.are.equal("decode", failure.kind)
+      assert.are.equal("response headers over 65536 bytes", failure.message)
     end)
 
     it("just under the bound are read in full", function()
@@ -277,7 +291,7 @@ describe("core", function()
         body, 30, { "content-type: application/octet-stream" })
       local elapsed = socket.gettime() - started
       client:close()
-      assert.are.equal(200, status, tostring(headers) .. " " .. tostring(answer))
+      assert.are.equal(200, status, status == nil and headers.kind .. ": " .. headers.message or tostring(answer))
       assert.are.equal(#body, cjson.decode(answer).read)
       assert.is_true(elapsed > 0.5, "the upload took only " .. elapsed .. " s: not slow enough to test")
     end)
@@ -285,11 +299,11 @@ describe("core", function()
     it("still ends a transfer on which nothing moves either way", function()
       server:script { { fault = "stall", seconds = 5 } }
       local client = cc.new(server, { stall_timeout = 0.3 })
-      local status, kind, message = cc.call(client, "GET", url())
+      local status, failure = cc.call(client, "GET", url())
       client:close()
       assert.is_nil(status)
-      assert.are.equal("timeout", kind)
-      assert.are.equal("no data sent or received for 300 ms (stall_timeout)", message)
+      assert.are.equal("timeout", failure.kind)
+      assert.are.equal("no data sent or received for 300 ms (stall_timeout)", failure.message)
     end)
   end)
 

@@ -223,13 +223,13 @@ describe("the docs", function()
   end)
 
   it("show this library's version (environments.VERSION, as the rockspec and the core) wherever they show one", function()
-    local version = assert(hosts.read_file(ROOT .. "/lua/anthropic/environments.lua")):match('VERSION = "([%d.]+)"')
+    local version = assert(hosts.read_file(ROOT .. "/lua/anthropic/environments/version.lua")):match('"([%d.]+)"')
     assert.is_string(version)
     -- the rockspec and the C core say the same
     local rockspec = hosts.run("cd " .. shell_quote(ROOT) .. " && ls *.rockspec"):gsub("%s+$", "")
     assert.are.equal("anthropic-environments-" .. version .. "-1.rockspec", rockspec)
     assert.truthy(hosts.read_file(ROOT .. "/" .. rockspec):find('\nversion = "' .. version:gsub("%.", "%%.") .. '%-1"'))
-    assert.truthy(hosts.read_file(ROOT .. "/src/core.c"):find('#define CORE_VERSION "' .. version .. '"', 1, true))
+    assert.truthy(hosts.read_file(ROOT .. "/" .. rockspec):find([[defines = { 'AE_VERSION="]] .. version .. [["' }]], 1, true))
     for _, file in ipairs(documents()) do
       local text = hosts.read_file(ROOT .. "/" .. file)
       for before, v in text:gmatch("([^\n]?[^\n]?[^\n]?[^\n]?[^\n]?[^\n]?[^\n]?[^\n]?)(%f[%d.]%d+%.%d+%.%d+)%f[^%d.]") do

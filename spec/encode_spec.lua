@@ -196,6 +196,22 @@ describe("encode", function()
       fails("nested too deeply", deep)
     end)
 
+    it("stops as soon as the text would pass max_bytes, however much the value stands for", function()
+      assert.are.equal('{"a":"xy"}', encode({ a = "xy" }, 10))
+      local json, err = encode({ a = "xyzw" }, 10)
+      assert.is_nil(json)
+      assert.are.equal("a: the JSON text would be over 10 bytes", err)
+      -- 40 levels of shared tables stand for 2^40 leaves: a few bytes of
+      -- them, then the stop.
+      local bomb = {}
+      for _ = 1, 40 do bomb = { a = bomb, b = bomb } end
+      json, err = encode(bomb, 1000)
+      assert.is_nil(json)
+      assert.matches("the JSON text would be over 1000 bytes$", err)
+      assert.has_error(function() encode({}, 0) end)
+      assert.has_error(function() encode({}, {}) end)
+    end)
+
     it("reads tables raw: no __index, __pairs or __len is called", function()
       local calls = 0
       local mt = {

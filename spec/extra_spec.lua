@@ -111,6 +111,34 @@ describe("extra options", function()
       body_raises("option 'extra_body' is larger than 1048576 bytes as JSON", { big = ("x"):rep(1024 * 1024) })
       assert.are.equal(0, #server:requests())
     end)
+
+    it("stops encoding at the cap: a value whose tables are shared costs no more than the cap", function()
+      -- 20 levels of { a = t, b = t }: a few tables standing for 2^20 leaves,
+      -- about 26 MB of JSON.
+      local bomb = { leaf = "x" }
+      for _ = 1, 20 do bomb = { a = bomb, b = bomb } end
+      local client = new_client()
+      local function peak_kb()   -- the process's peak resident memory (Linux)
+        local f = io.open("/proc/self/status")
+        if not f then return nil end
+        local kb = tonumber(f:read("*a"):match("VmHWM:%s*(%d+)"))
+        f:close()
+        return kb
+      end
+      collectgarbage()
+      local reset = io.open("/proc/self/clear_refs", "w")   -- peak := now, where Linux allows it
+      if reset then
+        reset:write("5")
+        reset:close()
+      end
+      local before, started = peak_kb(), os.clock()
+      raises("anthropic.environments.create: option 'extra_body' is larger than 1048576 bytes as JSON",
+        client.create, client, { name = "x" }, { extra_body = { bomb = bomb } })
+      local grew = before and peak_kb() - before
+      assert.is_true(os.clock() - started < 5, "took " .. (os.clock() - started) .. " s of CPU")
+      if grew then assert.is_true(grew < 12 * 1024, "the peak memory grew by " .. grew .. " KiB") end
+      assert.are.equal(0, #server:requests())
+    end)
   end)
 
   describe("extra_query", function()

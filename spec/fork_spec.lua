@@ -111,9 +111,10 @@ for _, tls in ipairs { false, true } do
       local _, wait = in_child(function()
         assert(client:drive(0) == 0, "the inherited transfer still runs in the child")
         assert(request:done(), "the inherited transfer is not done in the child")
-        local status, kind, message = request:result()
-        assert(status == nil and kind == "connection", tostring(status) .. " " .. tostring(kind))
-        assert(message:find("forked", 1, true), message)
+        local status, failure = request:result()
+        assert(status == nil and failure.kind == "connection", tostring(status) .. " " .. tostring(failure.kind))
+        assert(failure.message:find("forked", 1, true), failure.message)
+        assert(failure.reason == nil and failure.status == nil, "a fork is no certificate failure")
         fetch(client, server, "env_child_2")   -- and the client works on
       end)
       wait()

@@ -154,6 +154,7 @@ describe("the cosocket transport inside nginx: errors and TLS", function()
       -- once (resty.core then has none to give).
       if not err.message:find("gave no reason", 1, true) then
         assert.matches("TLS certificate verification of 127.0.0.1:%d+ failed: ", err.message)
+        assert.are.equal("tls_certificate", err.reason)   -- as on libcurl: never retried
       end
       assert.matches("e.g. `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;`", err.message, 1, true)
       assert.are.equal(0, #h.tls_other:requests())

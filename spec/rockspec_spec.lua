@@ -56,6 +56,28 @@ describe("the rockspec", function()
     end
   end)
 
+  it("has one version: version.lua's, in its name, its version and the core's define", function()
+    local rockspec = assert(io.open(ROCKSPEC)):read("*a")
+    local v = dofile("lua/anthropic/environments/version.lua")
+    assert.matches("^%d+%.%d+%.%d+$", v)
+    assert.are.equal("anthropic-environments-" .. v .. "-1.rockspec", ROCKSPEC)
+    assert.are.equal(v, rockspec:match('\nversion = "([^"]+)%-%d+"'))
+    assert.are.equal(v, rockspec:match("defines = { 'AE_VERSION=\"([^\"]+)\"' }"))
+    assert.are.equal("v" .. v, rockspec:match('tag = "([^"]+)"'))
+    -- and the Makefile compiles the core with the same
+    assert.are.equal(v, require("anthropic.environments.core")._VERSION)
+    assert.are.equal(v, require("anthropic.environments").VERSION)
+  end)
+
+  it("builds the core from every C source the Makefile does", function()
+    local rockspec = assert(io.open(ROCKSPEC)):read("*a")
+    local listed = {}
+    for path in rockspec:match("sources = (%b{})"):gmatch('"(src/[^"]+%.c)"') do listed[path] = true end
+    local p = io.popen("ls src/*.c")
+    for path in p:lines() do assert.is_true(listed[path], path .. " is not in the rockspec's sources") end
+    p:close()
+  end)
+
   if not hosts.ONCE then
     pending("is installed with LuaRocks once per make test, under LuaJIT")
     return

@@ -43,7 +43,36 @@ describe("resilience", function()
       assert.is_nil(env)
       assert.are.equal("connection", err.kind)
       assert.matches("ssl certificate problem", err.message:lower(), 1, true)
+      assert.are.equal("tls_certificate", err.reason)   -- never healed by a retry
       assert.are.equal(0, #tls_server:requests())
+    end)
+
+    it("refuses a trusted certificate made out to another name, as a certificate failure", function()
+      local base = os.tmpname()
+      local cert, key = base .. "-cert.pem", base .. "-key.pem"
+      local q = fake.shell_quote
+      assert(os.execute(string.format("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other.invalid"
+        .. " -addext subjectAltName=DNS:other.invalid -keyout %s -out %s >/dev/null 2>&1", q(key), q(cert))))
+      local other = fake.start { tls = { cert = cert, key = key } }
+      local client = environments.new { base_url = other.url, api_key = KEY, ca_file = cert, max_retries = 0 }
+      local env, err = client:archive(ID)
+      local n = #other:requests()
+      other:stop()
+      os.remove(base)
+      os.remove(cert)
+      os.remove(key)
+      assert.is_nil(env)
+      assert.are.equal("connection", err.kind)
+      assert.are.equal("tls_certificate", err.reason)
+      assert.matches("127.0.0.1", err.message, 1, true)   -- the name that does not match
+      assert.are.equal(0, n)
+    end)
+
+    it("gives other connection failures no reason", function()
+      local client = environments.new { base_url = "https://127.0.0.1:1", api_key = KEY, max_retries = 0 }
+      local _, err = client:archive(ID)
+      assert.are.equal("connection", err.kind)
+      assert.is_nil(err.reason)
     end)
 
     it("skips verification only when told to, by name", function()

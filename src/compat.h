@@ -8,7 +8,7 @@
 #if LUA_VERSION_NUM == 501
 /* Plain Lua 5.1 lacks these; LuaJIT 2.1 has them, but our own copies under
  * other names keep one code path for both. */
-static void compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+static inline void compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
     luaL_checkstack(L, nup + 1, "too many upvalues");
     for (; l->name != NULL; l++) {
         int i;

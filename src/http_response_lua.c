@@ -14,10 +14,8 @@
  * max_body), as the libcurl transport reports them. */
 #include <string.h>
 
-#include "compat.h"
 #include "http_response.h"
-#include "http_response_lua.h"
-#include "lua_headers.h"
+#include "binding.h"
 
 #define PARSER_MT "anthropic.environments.core.http_response"
 
@@ -95,7 +93,8 @@ static const luaL_Reg parser_methods[] = {
     {NULL, NULL}
 };
 
-int http_response_lua_new(lua_State *L) {
+/* core.http_response(max_body) -> a parser of one answer. */
+static int http_response_lua_new(lua_State *L) {
     hr_limits_t limits;
     http_response_t *r;
     lua_Number max_body = luaL_checknumber(L, 1);
@@ -114,4 +113,10 @@ int http_response_lua_new(lua_State *L) {
     }
     lua_setmetatable(L, -2);
     return 1;
+}
+
+int http_response_lua_open(lua_State *L) {
+    lua_pushcfunction(L, http_response_lua_new);
+    lua_setfield(L, -2, "http_response");
+    return 0;
 }

@@ -83,6 +83,7 @@ typedef struct {
     size_t path_len;
     char message[PATH_MAX_LEN + 160];
     int failed;
+    size_t max_len;           /* the most the text may hold; 0: no limit */
 } encoder_t;
 
 /* Stack indexes inside encode_worker: its arguments. */
@@ -100,6 +101,13 @@ static int fail(encoder_t *e, const char *fmt, const char *detail) {
 }
 
 static int reserve(encoder_t *e, size_t n) {
+    if (e->max_len != 0 && n > e->max_len - e->len) {
+        /* Stop at once: a value whose tables are shared can stand for far
+         * more text than it holds (2^k copies of a leaf at depth k). */
+        char limit[64];
+        snprintf(limit, sizeof limit, "the JSON text would be over %lu bytes", (unsigned long)e->max_len);
+        return fail(e, "%s", limit);
+    }
     if (n > e->cap - e->len) {
         size_t cap = e->cap ? e->cap : 256;
         char *p;
@@ -368,10 +376,11 @@ static void push_marker(lua_State *L, int idx) {
     else lua_pushvalue(L, idx);
 }
 
-int json_bridge_encode(lua_State *L, int idx, const json_markers_t *m) {
+int json_bridge_encode(lua_State *L, int idx, const json_markers_t *m, size_t max_len) {
     encoder_t e;
     int status;
     memset(&e, 0, sizeof e);
+    e.max_len = max_len;
     idx = idx < 0 && idx > LUA_REGISTRYINDEX ? lua_gettop(L) + idx + 1 : idx;
     if (!lua_checkstack(L, W_NARGS + 2)) {
         lua_pushliteral(L, "encode: out of Lua stack");

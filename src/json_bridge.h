@@ -34,7 +34,10 @@ typedef struct {
 /* Encodes the value at stack index idx as JSON, with object keys sorted
  * bytewise. Pushes the string and returns 1, or pushes an error message
  * naming where in the value the problem is and returns 0. Never raises:
- * the walk runs under lua_pcall and its buffers are freed on every path. */
-int json_bridge_encode(lua_State *L, int idx, const json_markers_t *markers);
+ * the walk runs under lua_pcall and its buffers are freed on every path.
+ * max_len (0: none) bounds the text: the walk stops, failing, as soon as
+ * the text would pass it, so a value that stands for more text than memory
+ * holds costs no more than max_len. */
+int json_bridge_encode(lua_State *L, int idx, const json_markers_t *markers, size_t max_len);
 
 #endif

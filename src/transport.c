@@ -6,6 +6,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,26 @@ long transport_seconds_to_ms(double seconds) {
     return ms >= (double)TRANSPORT_MAX_WAIT_MS ? TRANSPORT_MAX_WAIT_MS : (long)ms;
 }
 
+/* Nonzero when one of the 8 bytes of v is below 0x20 or is 0x7f (exact:
+ * the classic "has a byte less than n" test, bytes >= 0x80 excluded). */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+static uint64_t has_control(uint64_t v) {
+    uint64_t del = v ^ (0x7f * ONES);
+    return (((v - 0x20 * ONES) & ~v) | ((del - ONES) & ~del)) & HIGHS;
+}
+
 int transport_header_line_ok(const char *line, size_t len) {
-    size_t i;
-    for (i = 0; i < len; i++) {
+    size_t i = 0;
+    /* Eight bytes at a time (a URL or a header line is checked on every
+     * request); a block that may hold one is looked at byte by byte, as a
+     * tab is allowed. */
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, line + i, 8);
+        if (has_control(v)) break;
+    }
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
     }
@@ -218,6 +236,19 @@ fail:
     return -1;
 }
 
+/* 1 if libcurl would find a proxy setting in the environment. */
+static int proxy_in_environment(void) {
+    static const char *const names[] = {
+        "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", NULL
+    };
+    int i;
+    for (i = 0; names[i] != NULL; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && v[0] != '\0') return 1;
+    }
+    return 0;
+}
+
 int transport_open(transport_t *t, const transport_config_t *config) {
     memset(t, 0, sizeof *t);
     t->timer_deadline = -1.0;
@@ -227,6 +258,7 @@ int transport_open(transport_t *t, const transport_config_t *config) {
     t->config.proxy = copy_string(config->proxy);
     t->config.ca_file = copy_string(config->ca_file);
     t->config.ca_path = copy_string(config->ca_path);
+    t->config.no_proxy_at_all = config->proxy == NULL && !proxy_in_environment();
     if ((config->proxy && !t->config.proxy) || (config->ca_file && !t->config.ca_file) ||
         (config->ca_path && !t->config.ca_path) || open_handles(t) != 0) {
         transport_close(t);
@@ -377,9 +409,6 @@ struct curl_slist *transport_header_list(const char *const *lines, const size_t 
         if ((next = curl_slist_append(list, lines[i])) == NULL) goto fail;
         list = next;
     }
-    /* No "Expect: 100-continue" round trip for our small bodies. */
-    if ((next = curl_slist_append(list, "Expect:")) == NULL) goto fail;
-    list = next;
     /* A request without a body type of ours must not claim to be a form (a
      * POST); for other methods libcurl adds none anyway. */
     if (!has_content_type) {
@@ -389,6 +418,27 @@ struct curl_slist *transport_header_list(const char *const *lines, const size_t 
     return list;
 fail:
     curl_slist_free_all(list);
+    return NULL;
+}
+
+/* The bodies up to this size never get libcurl's "Expect: 100-continue"
+ * (7.88 adds it past 1 MiB, older releases past 1 KiB): their requests send
+ * the header list as it is; a larger body's request sends a copy of it
+ * with "Expect:", which turns that round trip off. Checking the list costs
+ * libcurl work per entry on every request, so the entry is only there when
+ * it does something. */
+#define EXPECT_FREE_MAX 1024
+
+static struct curl_slist *copy_with_expect_off(const struct curl_slist *list) {
+    struct curl_slist *copy = NULL, *next;
+    for (; list != NULL; list = list->next) {
+        if ((next = curl_slist_append(copy, list->data)) == NULL) goto fail;
+        copy = next;
+    }
+    if ((next = curl_slist_append(copy, "Expect:")) == NULL) goto fail;
+    return next;
+fail:
+    curl_slist_free_all(copy);
     return NULL;
 }
 
@@ -450,6 +500,15 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
             return TRANSPORT_INVALID_REQUEST;
         }
     }
+    if (req->body != NULL && req->body_len > EXPECT_FREE_MAX) {
+        struct curl_slist *own = x->header_list;
+        x->header_list = copy_with_expect_off(own != NULL ? own : req->header_list);
+        curl_slist_free_all(own);
+        if (x->header_list == NULL) {
+            snprintf(message, message_size, "out of memory starting a request");
+            return TRANSPORT_NO_MEMORY;
+        }
+    }
 
     /* A fresh easy handle per transfer: the multi handle's cache keeps the
      * connections, and no state leaks from one answer into the next (libcurl
@@ -490,7 +549,13 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     EASY_SET(CURLOPT_TCP_KEEPALIVE, 1L);
     EASY_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
     if (c->connect_timeout_ms > 0) EASY_SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    if (c->proxy != NULL) EASY_SET(CURLOPT_PROXY, c->proxy);
+    if (c->proxy != NULL) {
+        EASY_SET(CURLOPT_PROXY, c->proxy);
+    } else if (c->no_proxy_at_all) {
+        /* "" disables proxies: libcurl then reads no variable per request. */
+        EASY_SET(CURLOPT_PROXY, "");
+        EASY_SET(CURLOPT_NOPROXY, "");
+    }
     if (c->ca_file != NULL) EASY_SET(CURLOPT_CAINFO, c->ca_file);
     if (c->ca_path != NULL) EASY_SET(CURLOPT_CAPATH, c->ca_path);
     if (c->insecure_skip_tls_verify) {
@@ -499,7 +564,7 @@ transport_status_t transfer_start(transport_t *t, transfer_t *x, const transport
     }
 
     EASY_SET(CURLOPT_URL, req->url);
-    EASY_SET(CURLOPT_HTTPHEADER, req->header_list ? (struct curl_slist *)req->header_list : x->header_list);
+    EASY_SET(CURLOPT_HTTPHEADER, x->header_list ? x->header_list : (struct curl_slist *)req->header_list);
     if (req->timeout_ms > 0) EASY_SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
     switch (req->method) {
     case METHOD_POST:
@@ -706,6 +771,18 @@ transport_status_t transfer_outcome(const transfer_t *x, long *status,
     /* Whatever the server sent is never a usage error: libcurl also says
      * "unsupported protocol" for an answer with an unknown HTTP version. */
     return x->result == CURLE_OPERATION_TIMEDOUT ? TRANSPORT_TIMEOUT : TRANSPORT_CONNECTION;
+}
+
+int transfer_tls_certificate_failed(const transfer_t *x) {
+    switch (x->result) {
+    case CURLE_PEER_FAILED_VERIFICATION:   /* chain, name, dates (with OpenSSL) */
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_ISSUER_ERROR:           /* CURLOPT_ISSUERCERT mismatch */
+    case CURLE_SSL_INVALIDCERTSTATUS:      /* OCSP stapling: revoked */
+        return !x->forked && !x->cancelled;
+    default:
+        return 0;
+    }
 }
 
 static int is_space(char c) {

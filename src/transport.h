@@ -6,6 +6,12 @@
  * buffers, so any number can be in flight at once; a blocking call is a
  * transfer driven to its end.
  *
+ * Proxies: when no proxy is configured and none of libcurl's proxy
+ * variables (http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY,
+ * no_proxy, NO_PROXY) is set as the transport opens, its requests are told
+ * to use no proxy, so that libcurl does not read the environment again on
+ * every request; a variable set later is not seen by that transport.
+ *
  * Pure C: nothing here touches a lua_State, so no Lua error can unwind
  * through libcurl's frames, and callbacks only record what happened. */
 #ifndef ANTHROPIC_ENV_TRANSPORT_H
@@ -36,6 +42,7 @@ typedef struct {
     const char *proxy;            /* NULL: libcurl's environment variables */
     const char *ca_file, *ca_path;
     int insecure_skip_tls_verify;
+    int no_proxy_at_all;          /* set by transport_open: see below */
 } transport_config_t;
 
 typedef enum { METHOD_GET, METHOD_POST, METHOD_DELETE } transport_method_t;
@@ -166,7 +173,8 @@ long transport_timeout_ms(transport_t *t);
 /* Header lines for requests, made once and used by any number of them
  * (transport_request_t.header_list): each line checked (no control
  * character but tab), plus the lines that stop libcurl from adding headers
- * of its own ("Expect:", and "Content-Type:" when the lines have none).
+ * of its own ("Content-Type:" when the lines have none; a request whose
+ * body could get "Expect: 100-continue" sends a copy with "Expect:").
  * Returns the list, or NULL with *bad_line set to the 1-based number of a
  * line that holds a control character, or to 0 when out of memory. Free it
  * with curl_slist_free_all. */
@@ -182,6 +190,11 @@ void transfer_release(transfer_t *x);
  * says what went wrong and *status is any status seen before the failure. */
 transport_status_t transfer_outcome(const transfer_t *x, long *status,
                                     char *message, size_t message_size);
+
+/* 1 if a done transfer failed on the server's certificate, which no retry
+ * can fix: an untrusted chain, a host name that does not match, an expired
+ * or revoked certificate, a pinned public key that does not match. */
+int transfer_tls_certificate_failed(const transfer_t *x);
 
 /* Iterates over the header lines of the answer: returns 1 and sets
  * name/value (not NUL-terminated) for each, 0 at the end. *pos starts at 0. */

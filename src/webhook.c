@@ -8,9 +8,6 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-
 #include "webhook.h"
 
 #define SECRET_PREFIX "whsec_"
@@ -182,25 +179,4 @@ webhook_result_t webhook_verify(const char *secret, size_t secret_len,
     OPENSSL_cleanse(mac, sizeof mac);
     OPENSSL_cleanse(expected, sizeof expected);
     return result;
-}
-
-int webhook_lua_verify(lua_State *L) {
-    static const char *const reasons[] = {
-        NULL, "malformed_secret", "no_signature", "bad_signature", "crypto_failed"
-    };
-    size_t secret_len, id_len, ts_len, body_len, header_len;
-    const char *secret = luaL_checklstring(L, 1, &secret_len);
-    const char *id = luaL_checklstring(L, 2, &id_len);
-    const char *ts = luaL_checklstring(L, 3, &ts_len);
-    const char *body = luaL_checklstring(L, 4, &body_len);
-    const char *header = luaL_checklstring(L, 5, &header_len);
-    webhook_result_t r = webhook_verify(secret, secret_len, id, id_len, ts, ts_len, body, body_len,
-                                        header, header_len);
-    if (r == WEBHOOK_OK) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    lua_pushboolean(L, 0);
-    lua_pushstring(L, reasons[r]);
-    return 2;
 }

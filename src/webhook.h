@@ -9,7 +9,6 @@
 #define ANTHROPIC_ENV_WEBHOOK_H
 
 #include <stddef.h>
-#include <lua.h>
 
 /* Characters of base64 after the optional "whsec_" prefix; real secrets
  * are 32 to 64. */
@@ -54,11 +53,5 @@ webhook_result_t webhook_verify(const char *secret, size_t secret_len,
                                 const char *timestamp, size_t timestamp_len,
                                 const char *body, size_t body_len,
                                 const char *header, size_t header_len);
-
-/* core.webhook_verify(secret, id, timestamp, body, signature_header)
- *   -> true  |  false, reason
- * reason: "malformed_secret", "no_signature", "bad_signature" or
- * "crypto_failed". Raises only when an argument is not a string. */
-int webhook_lua_verify(lua_State *L);
 
 #endif

@@ -5,7 +5,7 @@
 -- transport and all JSON work happen in the C core (src/).
 local core = require "anthropic.environments.core"
 
-local VERSION = "0.2.0"
+local VERSION = require "anthropic.environments.version"
 if core._VERSION ~= VERSION then
   error(string.format("anthropic.environments %s needs its C core of the same version, but found %s "
     .. "(rebuild it: make all, or luarocks make)", VERSION,

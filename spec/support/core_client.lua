@@ -5,7 +5,7 @@
 --   local cc = require "spec.support.core_client"
 --   local client = cc.new(server)             -- core.new{...} for that fake
 --   local status, headers, body = cc.call(client, "GET", server.url .. "/v1/environments/x")
---   -- or nil, kind, message, status seen
+--   -- or nil, failure: { kind =, message =, status = (seen, or nil), reason = }
 
 local core = require "anthropic.environments.core"
 
@@ -29,11 +29,11 @@ function M.new(server, opts)
   return assert(core.new(config))
 end
 
--- One attempt, to its end: status, headers, body  or  nil, kind, message.
+-- One attempt, to its end: status, headers, body  or  nil, failure.
 function M.call(client, method, url, body, timeout, headers)
-  local request, kind, message = client:start(method, url,
+  local request, failure = client:start(method, url,
     headers or (body and M.JSON_HEADERS or M.HEADERS), body, timeout or 10)
-  if not request then return nil, kind, message end
+  if not request then return nil, failure end
   assert(client:run(request, 30), "the request did not end within 30 s")
   return request:result()
 end

@@ -70,14 +70,14 @@ M.self_signed = self_signed
 
 -- Starts a fresh server. Raises an error if it does not come up in time.
 -- fake.start{ tls = true } serves HTTPS with a self-signed certificate whose
--- file is server.ca_file. `into`, if given, is the table made the server.
+-- file is server.ca_file (tls = { cert =, key = }: that certificate). `into`, if given, is the table made the server.
 function M.start(opts, into)
   opts = opts or {}
   local lua = os.getenv("FAKE_LUA") or "lua5.3"
   local out = os.tmpname()
   local extra, cert, key = "", nil, nil   -- luacheck: ignore key
   if opts.tls then
-    cert, key = self_signed()
+    if type(opts.tls) == "table" then cert, key = opts.tls.cert, opts.tls.key else cert, key = self_signed() end
     extra = " --tls-cert " .. shell_quote(cert) .. " --tls-key " .. shell_quote(key)
   end
   -- The server's stdout goes to a file we poll (so we can time out); its

@@ -82,21 +82,21 @@ local function start_attempt(call, p)
   -- writes nothing more: its state table keeps its size).
   if p.started and not p.first_started then p.first_started = p.started end
   p.started = clock.now()
-  local request, kind, message = p.transport:start(call.method, call.url, p.send or p.lines, p.body, p.timeout, p.blocking)
+  local request, failure = p.transport:start(call.method, call.url, p.send or p.lines, p.body, p.timeout, p.blocking)
   if request then
     p.request = request
     return
   end
   -- The request could not even be started (out of memory, a URL the
   -- transport refuses): an error of that kind, through the retry policy.
-  failed(call, p, new_error(kind, { message = message }))
-  log(call, p, kind)
+  failed(call, p, new_error(failure.kind, { message = failure.message, reason = failure.reason }))
+  log(call, p, failure.kind)
 end
 
 -- The current attempt is done: its answer, a retry, or the final error.
 local function finish_attempt(call, p)
   -- status, headers, body, decoded value or nil, decode error
-  -- or  nil, kind, message, status seen (0 if none)
+  -- or  nil, failure: { kind, message, status (seen, or nil), reason }
   -- (the headers of a 2xx may come as their raw block when nothing here
   -- reads them: answer.headers makes the table when an error needs it)
   local status, r2, r3, r4, r5 = p.request:result(true, not (p.logger or p.with_response))
@@ -105,7 +105,7 @@ local function finish_attempt(call, p)
   if status then
     value, err = (p.interpret or answer.interpret)(status, r2, r3, r4, r5)
   else
-    err = new_error(r2, { message = r3, status = r4 ~= 0 and r4 or nil })
+    err = new_error(r2.kind, { message = r2.message, status = r2.status, reason = r2.reason })
   end
   if value ~= nil then
     if p.with_response then

@@ -27,6 +27,7 @@ local M = {
   DEFAULT_CONNECT_TIMEOUT = common.DEFAULT_CONNECT_TIMEOUT,   -- seconds
   DEFAULT_MAX_RETRIES = 2,
   DEFAULT_MAX_BODY = common.DEFAULT_MAX_BODY,
+  MAX_REQUEST_BODY = 32 * 1024 * 1024,   -- bytes of a request's JSON body (the API's own limit)
 }
 
 local Client = {}
@@ -133,8 +134,8 @@ function Client:_prepare(where, method, path, body, opts, interpret)
     body = extra.merge_body(body, extra_body)
   end
   if type(body) == "table" then
-    local json, why = core.encode(body)
-    -- Cannot happen for a checked body; raise rather than send something else.
+    local json, why = core.encode(body, M.MAX_REQUEST_BODY)
+    -- Only a body over the cap fails here (it is the caller's): raise, send nothing.
     if not json then argerror(where, "could not encode the request body: " .. tostring(why)) end
     body = json
   end

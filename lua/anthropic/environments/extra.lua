@@ -103,11 +103,12 @@ function M.body(where, name, value)
       argerror(where, format("option '%s' must have string keys (got a %s key)", name, type(k)))
     end
   end
-  local json, why = basics.encode(value)
-  if not json then
+  -- The encoder stops at the cap, however much text the value stands for.
+  local json, why = basics.encode(value, M.MAX_BODY)
+  if not json and not why:find("JSON text would be over", 1, true) then
     argerror(where, format("option '%s' cannot be sent as JSON: %s", name, tostring(why)))
   end
-  if #json > M.MAX_BODY then
+  if not json then
     argerror(where, format("option '%s' is larger than %d bytes as JSON", name, M.MAX_BODY))
   end
   return deep_copy(value)

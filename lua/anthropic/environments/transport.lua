@@ -14,7 +14,7 @@
 --                               ignored by both transports)
 --   req:done()                  -> true once the attempt has ended
 --   req:result(decode, lazy)    -> status, headers, body [, value, decode_err]
---                                  or nil, kind, message, status_seen (0: none)
+--                                  or nil, failure (see below)
 --                                  (with decode true, a transport may decode
 --                                  the body itself: value, or nil and the
 --                                  decoder's message; else it leaves both nil;
@@ -38,12 +38,17 @@
 --                               request): wait.lua waits through it
 --                               instead of polling.
 --
--- headers is a table of lower-case names to values; kind is one of
--- "connection", "timeout", "decode" (the body or the header block is too
--- large), "cancelled", "invalid_request" (the transport refused the
--- request before sending it: never retried). start itself returns nil,
--- kind, message when it cannot start a request (out of memory, a URL the
--- transport cannot take), never raising for a run-time failure.
+-- headers is a table of lower-case names to values. A failure is a table
+-- { kind =, message =, status =, reason = }: kind is one of "connection",
+-- "timeout", "decode" (the body or the header block is too large),
+-- "cancelled", "invalid_request" (the transport refused the request before
+-- sending it: never retried); status the HTTP status seen before it failed
+-- (nil: none); reason nil, or "tls_certificate" (kind "connection": the
+-- server's certificate is untrusted, for another name, expired or not the
+-- pinned key; no retry can fix it). start itself returns nil, failure when
+-- it cannot start a request (out of memory, a URL the transport cannot
+-- take), never raising for a run-time failure. Success allocates no
+-- failure table.
 --
 -- Two implementations: "curl" (libcurl, the C core) everywhere, and "ngx"
 -- (nginx's cosockets) inside nginx where cosockets are allowed. A client

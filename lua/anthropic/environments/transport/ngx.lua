@@ -72,6 +72,12 @@ local function failure(req, what, err)
     end
     return "timeout", common.stalled(t.config.stall_timeout)
   end
+  -- nginx's verification failures: OpenSSL's "<code>: <reason>" (untrusted,
+  -- expired...) or "certificate host mismatch": no retry can fix them.
+  if what == "handshake" and type(err) == "string" and (err:find("^%d+: ")
+      or err:find("certificate verify failed", 1, true) or err:find("certificate host mismatch", 1, true)) then
+    req.reason = "tls_certificate"
+  end
   return "connection", wire.explain(what, err, req.url)
 end
 
@@ -288,10 +294,10 @@ end
 -- exchange running at once on a light thread (the hint `blocking` is not
 -- used: a thread of its own is what lets another light thread cancel it).
 function Transport:start(method, url, lines, body, timeout)
-  if self.closed then return nil, "cancelled", common.CLOSED end
+  if self.closed then return nil, { kind = "cancelled", message = common.CLOSED } end
   reap()
   local u, path = parse(self, url)
-  if not u then return nil, "connection", path end
+  if not u then return nil, { kind = "connection", message = path } end
   -- The pool: the URL's (scheme, host, port, TLS settings), the trust,
   -- and a fingerprint of the credentials, so that a connection only ever
   -- carries the calls of one tenant.
@@ -313,12 +319,13 @@ function Request:done()
   return self.finished
 end
 
---- request:result() -> status, headers, body  or  nil, kind, message, status_seen
+--- request:result() -> status, headers, body  or  nil, failure (see transport.lua)
 function Request:result()
   if not self.finished then error("anthropic.environments: request is not done", 2) end
   reap()
   if self.status then return self.status, self.headers, self.body end
-  return nil, self.kind, self.message, self.status_seen or 0
+  local seen = self.status_seen
+  return nil, { kind = self.kind, message = self.message, status = seen ~= 0 and seen or nil, reason = self.reason }
 end
 
 --- request:cancel(): stops it; its connection is closed, not reused. From
