@@ -204,10 +204,10 @@ describe("core.http_response", function()
       end
       if conn then conn:close() end
       server:close()
-      local status, headers_or_kind, body_or_message = req:result()
+      local status, headers_or_failure, body = req:result()
       client:close()
-      if not status then return nil, headers_or_kind, body_or_message end
-      return status, body_or_message
+      if not status then return nil, headers_or_failure.kind, headers_or_failure.message end
+      return status, body
     end
 
     local function parser_verdict(raw)
