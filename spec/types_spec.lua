@@ -17,8 +17,6 @@ local P = "anthropic.environments"
 -- which may be absent from this checkout until they are merged. Empty this
 -- list once they are all in.
 local PENDING = {
-  [P] = { configure = true },
-  [P .. ".Client"] = { collect = true, collect_work = true },
   [P .. ".Error"] = { is_retryable = true, is_not_found = true, is_rate_limited = true, is_auth = true,
                       is_connection = true, is_timeout = true, is_conflict = true, is_server_error = true },
 }
@@ -125,6 +123,7 @@ describe("types/anthropic-environments.lua", function()
     { "CallOptions", options.CALL, "a call" },
     { "ManyOptions", options.MANY, "many/archive_many" },
     { "PagesOptions", options.PAGES, "each/each_work" },
+    { "CollectOptions", options.COLLECT, "collect/collect_work" },
     { "LeaseOptions", require("anthropic.environments.lease").OPTIONS, "work_lease" },
   }
   for _, set in ipairs(option_sets) do

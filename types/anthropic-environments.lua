@@ -59,6 +59,10 @@
 ---@class anthropic.environments.PagesOptions: anthropic.environments.CallOptions
 ---@field max_pages? integer pages at most, 1 to 1e9 (default 10000)
 
+---Options of `collect` and `collect_work`: those of the iterators, and
+---@class anthropic.environments.CollectOptions: anthropic.environments.PagesOptions
+---@field max_items? integer items at most, 1 to 1e9 (more is a `pagination` error, not a cut list)
+
 ---Options of `client:work_lease`: the call options (but `with_response`), and
 ---@class anthropic.environments.LeaseOptions: anthropic.environments.CallOptions
 ---@field ack? boolean acknowledge the item first (default true)
@@ -303,9 +307,10 @@ function Client:list(params, opts) end
 ---@return fun(): (table|false|nil), anthropic.environments.Error|nil
 function Client:each(params, opts) end
 
----Every environment of `each` in one array (added by another change; see docs/reference.md).
+---Every environment, all pages, in one array (or `nil, err`: the first failure, or a
+---`pagination` error past `max_pages` or `max_items`).
 ---@param params? anthropic.environments.ListParams
----@param opts? anthropic.environments.PagesOptions
+---@param opts? anthropic.environments.CollectOptions
 ---@return table[]|nil envs
 ---@return anthropic.environments.Error|nil err
 function Client:collect(params, opts) end
@@ -447,10 +452,10 @@ function Client:work_stats(env_id, opts) end
 ---@return fun(): (table|false|nil), anthropic.environments.Error|nil
 function Client:each_work(env_id, params, opts) end
 
----Every work item of `each_work` in one array (added by another change; see docs/reference.md).
+---Every work item of the environment, all pages, in one array (or `nil, err`, as `collect`).
 ---@param env_id string
 ---@param params? { limit?: integer, page?: string }
----@param opts? anthropic.environments.PagesOptions
+---@param opts? anthropic.environments.CollectOptions
 ---@return table[]|nil items
 ---@return anthropic.environments.Error|nil err
 function Client:collect_work(env_id, params, opts) end
@@ -537,7 +542,8 @@ local environments = {}
 ---@return anthropic.environments.Client
 function environments.new(opts) end
 
----Sets the options the default client is made with (added by another change; see docs/reference.md).
+---Sets the options of the default client the one-liners use (the old one is closed); with
+---no argument, back to the environment variables alone.
 ---@param opts? anthropic.environments.ClientOptions
 function environments.configure(opts) end
 
@@ -586,6 +592,12 @@ function environments.list(params, opts) end
 ---@param opts? anthropic.environments.PagesOptions
 ---@return fun(): (table|false|nil), anthropic.environments.Error|nil
 function environments.each(params, opts) end
+
+---@param params? anthropic.environments.ListParams
+---@param opts? anthropic.environments.CollectOptions
+---@return table[]|nil envs
+---@return anthropic.environments.Error|nil err
+function environments.collect(params, opts) end
 
 ---@param env_id string
 ---@param params? anthropic.environments.WorkPollParams
@@ -650,6 +662,13 @@ function environments.work_stats(env_id, opts) end
 ---@param opts? anthropic.environments.PagesOptions
 ---@return fun(): (table|false|nil), anthropic.environments.Error|nil
 function environments.each_work(env_id, params, opts) end
+
+---@param env_id string
+---@param params? { limit?: integer, page?: string }
+---@param opts? anthropic.environments.CollectOptions
+---@return table[]|nil items
+---@return anthropic.environments.Error|nil err
+function environments.collect_work(env_id, params, opts) end
 
 ---Verifies a Standard Webhooks delivery and decodes its event.
 ---Raises without a key (neither `opts.key` nor ANTHROPIC_WEBHOOK_SIGNING_KEY).
