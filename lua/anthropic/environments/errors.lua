@@ -4,6 +4,8 @@
 -- shows a credential. How an answer becomes a value or an error is in
 -- answer.lua.
 
+local retry = require "anthropic.environments.retry"
+
 local type, tostring, pairs, ipairs, setmetatable, getmetatable =
       type, tostring, pairs, ipairs, setmetatable, getmetatable
 local concat, format = table.concat, string.format
@@ -25,6 +27,45 @@ function Error.__tostring(e)
   if e.attempts and e.attempts > 1 then s = s .. format(" after %d attempts", e.attempts) end
   return s
 end
+
+-- The predicates: what kind of failure this is, at a glance, on either
+-- transport. They read kind and status only; the SDKs' error classes map
+-- the same way (NotFoundError 404, RateLimitError 429, AuthenticationError
+-- 401 and PermissionDeniedError 403, ConflictError 409, InternalServerError
+-- 500 and up, APIConnectionError and its APITimeoutError).
+local function api_status(e) return e.kind == "api" and type(e.status) == "number" and e.status or nil end
+
+--- err:is_retryable() -> true if the retry policy retries this failure
+-- (retry.should: the one place that decides).
+function Error.is_retryable(e) return retry.should(e) end
+
+--- err:is_not_found() -> true for an API answer 404.
+function Error.is_not_found(e) return api_status(e) == 404 end
+
+--- err:is_rate_limited() -> true for an API answer 429.
+function Error.is_rate_limited(e) return api_status(e) == 429 end
+
+--- err:is_auth() -> true for an API answer 401 or 403.
+function Error.is_auth(e)
+  local status = api_status(e)
+  return status == 401 or status == 403
+end
+
+--- err:is_conflict() -> true for an API answer 409.
+function Error.is_conflict(e) return api_status(e) == 409 end
+
+--- err:is_server_error() -> true for an API answer 500 or above.
+function Error.is_server_error(e)
+  local status = api_status(e)
+  return status ~= nil and status >= 500
+end
+
+--- err:is_connection() -> true when no usable answer came: kind
+-- "connection" or "timeout".
+function Error.is_connection(e) return e.kind == "connection" or e.kind == "timeout" end
+
+--- err:is_timeout() -> true for kind "timeout".
+function Error.is_timeout(e) return e.kind == "timeout" end
 
 --- errors.is_error(v): true if v is an error returned by this library.
 function M.is_error(v) return getmetatable(v) == Error end
