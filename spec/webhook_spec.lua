@@ -127,7 +127,7 @@ describe("webhooks", function()
     it("refuses a delivery signed with another secret", function()
       local body, headers = delivery(NOW, BODY, OTHER)
       local err = refused("bad_signature", environments.unwrap_webhook(body, headers, { key = SECRET, now = NOW }))
-      assert.are.equal("anthropic.environments: webhook error: "
+      assert.are.equal("anthropic.environments: webhook error (bad_signature): "
         .. "no signature in webhook-signature matches the signing key", tostring(err))
     end)
 

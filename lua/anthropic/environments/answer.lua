@@ -70,6 +70,26 @@ function M.interpret(status, headers, body, value, decode_err)
   })
 end
 
+-- Lua 5.3 and 5.4 only: Debian's lua-cjson decodes every number as a float.
+local tointeger = math.tointeger
+
+--- answer.integers(names) -> an interpret function for a call whose answer
+-- has whole-number fields: answer.interpret, then each named top-level
+-- field that holds a whole float made a Lua integer (on Lua 5.3 and 5.4;
+-- nil elsewhere, where numbers stay as they are, so answer.interpret runs).
+function M.integers(names)
+  if not tointeger then return nil end
+  return function(status, headers, body, value, decode_err)
+    local t, err = M.interpret(status, headers, body, value, decode_err)
+    if t == nil then return nil, err end
+    for i = 1, #names do
+      local v = t[names[i]]
+      if type(v) == "number" then t[names[i]] = tointeger(v) or v end
+    end
+    return t
+  end
+end
+
 --- answer.interpret_page(status, headers, body [, value, decode_err]) -> a
 -- page of a list call, { data = {...}, next_page = cursor or nil }, or nil
 -- and a decode error (an answer without a data array, or with an element

@@ -21,6 +21,7 @@ function Error.__tostring(e)
   if e.status and e.status ~= 0 then parts[#parts + 1] = tostring(e.status) end
   if e.type then parts[#parts + 1] = e.type end
   if e.error_code then parts[#parts + 1] = "(" .. e.error_code .. ")" end
+  if type(e.reason) == "string" then parts[#parts + 1] = "(" .. e.reason .. ")" end
   local s = concat(parts, " ")
   if e.message then s = s .. ": " .. e.message end
   if e.request_id then s = s .. " [request-id " .. e.request_id .. "]" end

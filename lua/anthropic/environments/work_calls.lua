@@ -252,7 +252,7 @@ define("work_poll", BUILD.work_poll, interpret_poll)
 define("work_ack", BUILD.work_ack, interpret_item)
 --- client:work_heartbeat(env_id, work_id [, { desired_ttl_seconds, expected_last_heartbeat } [, opts]])
 --   -> { type = "work_heartbeat", last_heartbeat, lease_extended, state, ttl_seconds }  or  nil, err
-define("work_heartbeat", BUILD.work_heartbeat)
+define("work_heartbeat", BUILD.work_heartbeat, answer.integers { "ttl_seconds" })
 --- client:work_stop(env_id, work_id [, { force } [, opts]]) -> work item  or  nil, err
 define("work_stop", BUILD.work_stop, interpret_item)
 --- client:work_retrieve(env_id, work_id [, opts]) -> work item  or  nil, err
@@ -263,7 +263,7 @@ define("work_update", BUILD.work_update, interpret_item)
 define("work_list", BUILD.work_list, interpret_page)
 --- client:work_stats(env_id [, opts]) -> { type = "work_queue_stats", depth, pending, oldest_queued_at,
 --   workers_polling }  or  nil, err
-define("work_stats", BUILD.work_stats)
+define("work_stats", BUILD.work_stats, answer.integers { "depth", "pending", "workers_polling" })
 
 local Client = client.Client
 
