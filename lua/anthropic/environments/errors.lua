@@ -78,29 +78,40 @@ local function new_error(kind, fields)
 end
 M.new = new_error
 
-local function scrub(s, secrets)
+local function scrub(s, secrets, mark)
   for _, secret in ipairs(secrets) do
-    local i, j = s:find(secret, 1, true)
-    while i do
-      s = s:sub(1, i - 1) .. "[redacted]" .. s:sub(j + 1)
-      i, j = s:find(secret, i + 10, true)
+    if secret ~= "" then
+      local i, j = s:find(secret, 1, true)
+      while i do
+        s = s:sub(1, i - 1) .. mark .. s:sub(j + 1)
+        i, j = s:find(secret, i + #mark, true)
+      end
     end
   end
   return s
 end
 
---- errors.redact(err, secrets) -> err with every occurrence of each secret
--- (a credential the request carried) replaced by "[redacted]" in all of its
--- string fields and header values: an error page that echoes the request
--- back cannot hand the key to whoever logs the error.
-function M.redact(err, secrets)
-  if #secrets == 0 then return err end
+--- errors.redact(err, secrets [, mark]) -> err with every occurrence of each
+-- secret (a credential the request carried, a work item's secret) replaced
+-- by mark ("[redacted]" by default) in all of its string fields (message,
+-- type, error_code, request_id, body, ...) and header values: an error page
+-- that echoes the request back cannot hand a secret to whoever logs the
+-- error. The one scrubbing path of the library.
+function M.redact(err, secrets, mark)
+  if #secrets == 0 or type(err) ~= "table" then return err end
+  mark = mark or "[redacted]"
   for k, v in pairs(err) do
-    if type(v) == "string" then err[k] = scrub(v, secrets) end
+    if type(v) == "string" then err[k] = scrub(v, secrets, mark) end
   end
   if type(err.headers) == "table" then
     for name, v in pairs(err.headers) do
-      if type(v) == "string" then err.headers[name] = scrub(v, secrets) end
+      if type(v) == "string" then
+        err.headers[name] = scrub(v, secrets, mark)
+      elseif type(v) == "table" then   -- a repeated header, as a list
+        for i = 1, #v do
+          if type(v[i]) == "string" then v[i] = scrub(v[i], secrets, mark) end
+        end
+      end
     end
   end
   return err
