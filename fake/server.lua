@@ -179,6 +179,9 @@ local function main()
   local opts = parse_args(arg)
   local tls = opts.tls_cert ~= nil and opts.tls_key ~= nil
   local cq = cqueues.new()
+  -- Request lines up to 1 MiB (cqueues' default is 4096 bytes), so that a
+  -- client can send back the huge page cursors a script gives it.
+  require("cqueues.socket").setmaxline(1024 * 1024)
   local server = assert(http_server.listen {
     cq = cq,
     host = opts.host,

@@ -55,6 +55,69 @@ describe("hardening", function()
       assert.are.equal(10000, require("anthropic.environments.pages").DEFAULT_MAX_PAGES)
     end)
 
+    it("keeps its memory bounded over 300 pages of new 256 KiB cursors", function()
+      local pad = ("x"):rep(256 * 1024)
+      server:script { { method = "GET", path = "/v1/environments", times = true, template = true,
+        body = '{"data":[' .. ENV .. '],"next_page":"c{{n}}' .. pad .. '"}' } }
+      local n, at50, growth = 0, nil, nil
+      collectgarbage()
+      collectgarbage()
+      for item, err in new_client():each(nil, { max_pages = 300 }) do
+        if not item then
+          assert.are.equal("pagination", err.kind)
+          assert.matches("more than max_pages (300)", err.message, 1, true)
+          break
+        end
+        n = n + 1
+        if n == 50 or n == 300 then
+          collectgarbage()
+          collectgarbage()
+          local kb = collectgarbage("count")
+          if n == 50 then at50 = kb else growth = kb - at50 end
+        end
+      end
+      assert.are.equal(300, n)
+      assert.are.equal(300, #server:requests())
+      -- Each cursor kept as it came would be 250 pages * 256 KiB = 62.5 MiB.
+      assert.is_true(growth < 2048, string.format("grew by %.0f KiB over 250 pages", growth))
+      local last = server:requests()[300]
+      assert.are.equal(#("page=c299" .. pad), #last.query)
+    end)
+
+    it("still catches a cycle of long cursors A -> B -> A, and names the cursor shortly", function()
+      local pad = ("y"):rep(100 * 1024)
+      local a, b = "A" .. pad, "B" .. pad
+      server:script {
+        { path = "/v1/environments", query = "", body = '{"data":[' .. ENV .. '],"next_page":"' .. a .. '"}' },
+        { path = "/v1/environments", query = "page=" .. a, times = true,
+          body = '{"data":[' .. ENV .. '],"next_page":"' .. b .. '"}' },
+        { path = "/v1/environments", query = "page=" .. b, times = true,
+          body = '{"data":[' .. ENV .. '],"next_page":"' .. a .. '"}' },
+      }
+      local got, err = collect(new_client():each())
+      assert.are.equal(3, #got)
+      assert.are.equal("pagination", err.kind)
+      assert.are.equal('the API gave page cursor "A' .. pad:sub(1, 63) .. '"... (102401 bytes) again after 3 pages: '
+        .. "the listing would never end", err.message)
+      assert.are.equal(3, #server:requests())
+    end)
+
+    it("tells long cursors apart that differ in one byte anywhere", function()
+      local pages = require "anthropic.environments.pages"
+      local base = ("z"):rep(4099)
+      local seen = { [pages.digest(base)] = true }
+      for _, at in ipairs { 1, 2, 3, 4, 5, 2048, 4096, 4097, 4098, 4099 } do
+        for _, c in ipairs { "a", "{" } do
+          local other = base:sub(1, at - 1) .. c .. base:sub(at + 1)
+          local d = pages.digest(other)
+          assert.is_nil(seen[d], at .. c)
+          seen[d] = true
+        end
+      end
+      assert.is_nil(seen[pages.digest(base .. "z")])
+      assert.are.equal(pages.digest(base), pages.digest(("z"):rep(4099)))
+    end)
+
     it("refuses a max_pages that is not a whole number of at least 1", function()
       local client = new_client()
       for _, bad in ipairs { 0, -1, 1.5, "10", math.huge } do

@@ -113,6 +113,39 @@ describe("the cosocket transport inside nginx: errors and TLS", function()
       assert.matches("could not connect to 127.0.0.1:" .. port .. ": connection refused", err.message, 1, true)
     end)
 
+    it("the error predicates agree with libcurl's for each status, a timeout and a refused connection", function()
+      local names = { "is_retryable", "is_not_found", "is_rate_limited", "is_auth", "is_connection",
+                      "is_timeout", "is_conflict", "is_server_error" }
+      -- the predicates of the call's error, as a plain table (methods do not
+      -- cross back from nginx)
+      local call = "(function() local _, e = c:archive(ctx.id); local t = { kind = e.kind }\n"
+        .. "for _, n in ipairs { '" .. table.concat(names, "', '") .. "' } do t[n] = e[n](e) end\n"
+        .. "return nil, t end)()"
+      local s = socket.bind("127.0.0.1", 0)
+      local _, port = s:getsockname()
+      s:close()
+      local cases = {
+        { { { status = 404 } }, "", { "is_not_found" } },
+        { { { status = 401 } }, "", { "is_auth" } },
+        { { { status = 403 } }, "", { "is_auth" } },
+        { { { status = 409 } }, "", { "is_retryable", "is_conflict" } },
+        { { { status = 429 } }, "", { "is_retryable", "is_rate_limited" } },
+        { { { status = 503 } }, "", { "is_retryable", "is_server_error" } },
+        { { { status = 400 } }, "", {} },
+        { { { fault = "stall", seconds = 3 } }, "timeout = 0.3, ", { "is_retryable", "is_connection", "is_timeout" } },
+        { nil, "base_url = 'http://127.0.0.1:" .. port .. "', ", { "is_retryable", "is_connection" } },
+      }
+      for _, case in ipairs(cases) do
+        local a, b = both(case[1], case[2] .. "max_retries = 0", call)
+        local expected = {}
+        for _, n in ipairs(names) do expected[n] = false end
+        for _, n in ipairs(case[3]) do expected[n] = true end
+        expected.kind = b.err.kind
+        assert.are.same(expected, b.err, case[2])
+        assert.are.same(b.err, a.err, case[2])
+      end
+    end)
+
     it("a host name without a `resolver`: says which directive to add", function()
       local r = results(client("max_retries = 0, base_url = 'http://h.api.example.invalid'")
         .. "return c:archive(ctx.id)")

@@ -127,7 +127,7 @@ describe("webhooks", function()
     it("refuses a delivery signed with another secret", function()
       local body, headers = delivery(NOW, BODY, OTHER)
       local err = refused("bad_signature", environments.unwrap_webhook(body, headers, { key = SECRET, now = NOW }))
-      assert.are.equal("anthropic.environments: webhook error: "
+      assert.are.equal("anthropic.environments: webhook error (bad_signature): "
         .. "no signature in webhook-signature matches the signing key", tostring(err))
     end)
 
@@ -221,10 +221,19 @@ describe("webhooks", function()
     end)
 
     it("refuses an authentic body that is not a JSON object", function()
-      for _, text in ipairs { "not json", "", '{"a":', "[1,2]", "42", '"event"' } do
+      for _, text in ipairs { "not json", "", '{"a":', "[1,2]", "42", '"event"', "[]", " [ ] ", "null", "true",
+                              '[{"type":"event"}]' } do
         local body, headers = delivery(NOW, text)
         local err = refused("invalid_json", environments.unwrap_webhook(body, headers, { key = SECRET, now = NOW }))
         assert.matches("^the body is not", err.message)
+      end
+    end)
+
+    it("takes an object with whitespace around it, and an empty object", function()
+      for _, text in ipairs { ' \n {"type":"event","id":"evt_1"} \n', "{}" } do
+        local body, headers = delivery(NOW, text)
+        local event = environments.unwrap_webhook(body, headers, { key = SECRET, now = NOW })
+        assert.is_table(event, text)
       end
     end)
 

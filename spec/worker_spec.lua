@@ -231,6 +231,25 @@ describe("client:work_lease", function()
     assert.falsy(environments.encode { lease.env_id, lease.work_id, lease.state }:find(SECRET, 1, true))
   end)
 
+  it("cuts the secret out of every string field and header value of an error that echoes it", function()
+    local client, item = claimed()
+    server:script { { status = 412, path = BASE .. "/heartbeat",
+      headers = { ["request-id"] = "req_" .. SECRET, ["x-echo"] = "held by " .. SECRET .. "!" },
+      json = { type = "error", request_id = "req_" .. SECRET,
+               error = { type = SECRET .. "_error", message = SECRET,
+                         details = { error_code = "code_" .. SECRET } } } } }
+    local lease = client:work_lease(ENV, item)
+    local state, err = lease:wait(5)
+    assert.are.equal("lost", state)
+    assert.are.equal(412, err.status)
+    assert.are.same({ "[secret]_error", "code_[secret]", "req_[secret]", "[secret]", "req_[secret]",
+                      "held by [secret]!" },
+      { err.type, err.error_code, err.request_id, err.message, err.headers["request-id"], err.headers["x-echo"] })
+    for k, v in pairs(err) do assert.falsy(tostring(v):find(SECRET, 1, true), k) end
+    for k, v in pairs(err.headers) do assert.falsy(tostring(v):find(SECRET, 1, true), k) end
+    assert.falsy(tostring(err):find(SECRET, 1, true))
+  end)
+
   it("raises for programmer mistakes at the caller's line", function()
     local client, item = claimed()
     local function raises(pattern, f)

@@ -70,6 +70,28 @@ function M.interpret(status, headers, body, value, decode_err)
   })
 end
 
+-- Lua 5.3 and 5.4 only: Debian's lua-cjson decodes every number as a float.
+local tointeger = math.tointeger
+
+--- answer.integers(names [, interpret]) -> an interpret function for a call
+-- whose answer has whole-number fields: interpret (answer.interpret by
+-- default), then each named top-level field that holds a whole float made a
+-- Lua integer (on Lua 5.3 and 5.4; elsewhere, where numbers stay as they
+-- are, interpret itself).
+function M.integers(names, interpret)
+  interpret = interpret or M.interpret
+  if not tointeger then return interpret end
+  return function(status, headers, body, value, decode_err)
+    local t, err = interpret(status, headers, body, value, decode_err)
+    if t == nil then return nil, err end
+    for i = 1, #names do
+      local v = t[names[i]]
+      if type(v) == "number" then t[names[i]] = tointeger(v) or v end
+    end
+    return t
+  end
+end
+
 --- answer.interpret_page(status, headers, body [, value, decode_err]) -> a
 -- page of a list call, { data = {...}, next_page = cursor or nil }, or nil
 -- and a decode error (an answer without a data array, or with an element

@@ -26,6 +26,21 @@ Call.__index = Call
 -- err and, while a retry waits, retry_at.
 local private = setmetatable({}, { __mode = "k" })
 
+-- tostring(call): its method, URL (never a credential: those travel in the
+-- header lines), state and attempt.
+function Call.__tostring(c)
+  local state
+  if c.done then
+    state = c.err == nil and "done ok"
+      or "failed " .. tostring(c.err.kind) .. (c.err.status and " " .. tostring(c.err.status) or "")
+  elseif c.retry_at then
+    state = format("retry in %.1f s", max(c.retry_at - clock.now(), 0))
+  else
+    state = "pending"
+  end
+  return format("anthropic.environments call %s %s: %s (attempt %d)", c.method, c.url, state, c.attempt)
+end
+
 -- The response metadata of the calls started with_response: call -> false
 -- until the call succeeds, then { status, headers, request_id, attempts,
 -- elapsed }. Calls without the option have no entry and pay nothing.

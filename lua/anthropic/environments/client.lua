@@ -38,6 +38,15 @@ M.Client = Client
 -- inspected: the header lines carry the credentials.
 local private = setmetatable({}, { __mode = "k" })
 
+-- tostring(client): its base URL (which cannot hold user information), its
+-- transport and whether it has credentials; never a credential.
+function Client.__tostring(self)
+  local state = private[self]
+  return format("anthropic.environments client %s (transport %s, %s%s)", self.base_url, state.mode,
+    headers.has_credentials(state.headers) and "credentials set" or "no credentials",
+    state.closed and ", closed" or "")
+end
+
 local function getenv(name)
   local v = os.getenv(name)
   if v == "" then return nil end

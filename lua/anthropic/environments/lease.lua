@@ -47,16 +47,12 @@ function Lease.__tostring(lease)
     lease.work_id, lease.env_id, lease.state, lease.heartbeats)
 end
 
--- An error the lease reports, with the item's secret cut out of whatever
--- text the server sent (a server echoing it must not make it loggable).
+-- An error the lease reports, with the item's secret cut out of every
+-- string field and header value the server sent (a server echoing it must
+-- not make it loggable): errors.redact, as for credentials.
 local function scrub(p, err)
   local secret = p.secret
-  if type(secret) == "string" and secret ~= "" and type(err) == "table" then
-    local pattern = secret:gsub("%p", "%%%0")
-    for _, field in next, { "message", "body" } do
-      if type(err[field]) == "string" then err[field] = err[field]:gsub(pattern, "[secret]") end
-    end
-  end
+  if type(secret) == "string" and secret ~= "" then return errors.redact(err, { secret }, "[secret]") end
   return err
 end
 

@@ -2,14 +2,47 @@
 -- after page, fetched when needed. Bounded: a cursor seen before (the API
 -- going round in a cycle) or more pages than max_pages ends the iteration
 -- with false, err (kind "pagination"), so a broken or hostile server cannot
--- keep a caller looping.
+-- keep a caller looping. The cursors seen are kept in a bounded size each
+-- (a long one by its digest), so huge new cursors do not grow the iterator.
 local errors = require "anthropic.environments.errors"
 
-local format = string.format
+local format, byte = string.format, string.byte
 
 local M = {
   DEFAULT_MAX_PAGES = 10000,
+  SHORT_CURSOR = 256,   -- bytes: cursors up to this long are kept as they are
 }
+
+-- Two polynomial hashes modulo primes below 2^31, of every byte, with
+-- bases 31 and 37: each step keeps them exact in a double (2^31 * 37^4 <
+-- 2^53) and in 5.3's integers.
+local P1, P2 = 2147483647, 2147483629
+
+--- pages.digest(s) -> a short string standing for s: its length and two
+-- 31-bit hashes of all its bytes. Two different cursors of one listing
+-- share it with a probability of about 2^-62 per pair.
+function M.digest(s)
+  local n, h1, h2 = #s, 0, 0
+  local i = 1
+  while i + 3 <= n do
+    local a, b, c, d = byte(s, i, i + 3)
+    h1 = ((((h1 * 31 + a) * 31 + b) * 31 + c) * 31 + d) % P1
+    h2 = ((((h2 * 37 + a) * 37 + b) * 37 + c) * 37 + d) % P2
+    i = i + 4
+  end
+  for j = i, n do
+    local a = byte(s, j)
+    h1, h2 = (h1 * 31 + a) % P1, (h2 * 37 + a) % P2
+  end
+  return format("%d:%d:%d", n, h1, h2)
+end
+local digest = M.digest
+
+-- The cursor as an error message shows it: a long one is cut.
+local function shown(cursor)
+  if #cursor > 64 then return format("%q... (%d bytes)", cursor:sub(1, 64), #cursor) end
+  return format("%q", cursor)
+end
 
 --- pages.each(fetch, cursor, max_pages) -> iterator giving each item, then
 -- nil; on a failure false, err once, then nil. fetch(cursor) -> page or
@@ -17,7 +50,9 @@ local M = {
 function M.each(fetch, cursor, max_pages)
   max_pages = max_pages or M.DEFAULT_MAX_PAGES
   local items, i, done, pages = nil, 0, false, 0
-  local seen = {}
+  -- The cursors seen, in a fixed size each: a short one as it is, a long
+  -- one (a broken or hostile server's) by its digest, in a table of its own.
+  local seen, seen_long, short = {}, {}, M.SHORT_CURSOR
   local function stop(message)
     done = true
     return false, errors.new("pagination", { message = message, pages = pages })
@@ -30,11 +65,13 @@ function M.each(fetch, cursor, max_pages)
       end
       if items and not cursor then break end
       if cursor ~= nil then
-        if seen[cursor] then
-          return stop(format("the API gave page cursor %q again after %d pages: the listing would never end",
-            cursor, pages))
+        local set, key = seen, cursor
+        if #cursor > short then set, key = seen_long, digest(cursor) end
+        if set[key] then
+          return stop(format("the API gave page cursor %s again after %d pages: the listing would never end",
+            shown(cursor), pages))
         end
-        seen[cursor] = true
+        set[key] = true
       end
       if pages >= max_pages then
         return stop(format("more than max_pages (%d) pages: stopped (raise max_pages for a longer listing)",

@@ -4,7 +4,7 @@
 local time = require "anthropic.environments.time"
 local clock = require "anthropic.environments.basics"   -- now(): the core's clock
 
-local tonumber, min, floor, now = tonumber, math.min, math.floor, clock.now
+local type, tonumber, min, floor, now = type, tonumber, math.min, math.floor, clock.now
 
 local M = {}
 
@@ -23,16 +23,19 @@ function M.jitter()
 end
 
 --- retry.should(err) -> true if the failure is worth another attempt:
--- x-should-retry decides first; then connection errors, timeouts, 408, 409,
--- 429 and every status >= 500.
+-- never a certificate failure (kind "connection", reason "tls_certificate":
+-- it cannot heal); then x-should-retry decides; then connection errors,
+-- timeouts, 408, 409, 429 and every status >= 500. err:is_retryable() is
+-- this function.
 function M.should(err)
+  if err.kind == "connection" and err.reason == "tls_certificate" then return false end
   local headers = err.headers
   local verdict = headers and headers["x-should-retry"]
   if verdict == "true" then return true end
   if verdict == "false" then return false end
   if err.kind == "connection" or err.kind == "timeout" then return true end
   local status = err.status
-  return err.kind == "api" and (status == 408 or status == 409 or status == 429 or status >= 500)
+  return err.kind == "api" and type(status) == "number" and (status == 408 or status == 409 or status == 429 or status >= 500)
 end
 
 --- retry.delay(n, headers, jitter) -> seconds to wait before retry n

@@ -196,7 +196,9 @@ function M.unwrap(body, headers, opts)
   local ok, err = verify("unwrap_webhook", body, headers, opts)
   if not ok then return nil, err end
   local event, why = core.decode(body)
-  if type(event) ~= "table" or (event[1] ~= nil) then
+  -- Arrays and objects both decode as plain tables (an empty array too):
+  -- the body's first character tells them apart.
+  if type(event) ~= "table" or not body:find("^[ \t\r\n]*{") then
     return fail("invalid_json", event == nil and "the body is not JSON: " .. tostring(why)
       or "the body is not a JSON object")
   end

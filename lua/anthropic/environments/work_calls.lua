@@ -255,7 +255,7 @@ M.CALLS = {
   call("work_ack", interpret_item),
   --- client:work_heartbeat(env_id, work_id [, { desired_ttl_seconds, expected_last_heartbeat } [, opts]])
   --   -> { type = "work_heartbeat", last_heartbeat, lease_extended, state, ttl_seconds }  or  nil, err
-  call("work_heartbeat", interpret_body),
+  call("work_heartbeat", answer.integers({ "ttl_seconds" }, interpret_body)),
   --- client:work_stop(env_id, work_id [, { force } [, opts]]) -> work item  or  nil, err
   call("work_stop", interpret_item),
   --- client:work_retrieve(env_id, work_id [, opts]) -> work item  or  nil, err
@@ -266,7 +266,7 @@ M.CALLS = {
   call("work_list", interpret_page),
   --- client:work_stats(env_id [, opts]) -> { type = "work_queue_stats", depth, pending, oldest_queued_at,
   --   workers_polling }  or  nil, err
-  call("work_stats", interpret_body),
+  call("work_stats", answer.integers({ "depth", "pending", "workers_polling" }, interpret_body)),
 }
 
 -- What each_work and collect_work go through: every item, page after page.
