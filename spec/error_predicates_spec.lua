@@ -150,13 +150,10 @@ describe("error predicates", function()
                                           sleep = function() end }
         local _, err = client:archive(ID)
         assert.are.equal("connection", err.kind)
-        if err.reason == "tls_certificate" then
-          assert.are.equal(1, err.attempts)
-          assert.is_false(err:is_retryable())
-        else
-          -- (until the core sets the reason: retried as any connection failure)
-          assert.are.equal(3, err.attempts)
-        end
+        assert.are.equal("tls_certificate", err.reason)
+        assert.are.equal(1, err.attempts)
+        assert.is_false(err:is_retryable())
+        assert.is_true(err:is_connection())
       end)
       tls:stop()
       assert(ok, err_or)

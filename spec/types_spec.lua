@@ -14,12 +14,9 @@ local TYPES = hosts.ROOT .. "/types/anthropic-environments.lua"
 local P = "anthropic.environments"
 
 -- Names annotated for what other changes add to the API (their contracts),
--- which may be absent from this checkout until they are merged. Empty this
--- list once they are all in.
-local PENDING = {
-  [P .. ".Error"] = { is_retryable = true, is_not_found = true, is_rate_limited = true, is_auth = true,
-                      is_connection = true, is_timeout = true, is_conflict = true, is_server_error = true },
-}
+-- which may be absent from this checkout until they are merged: empty
+-- now that they are all in.
+local PENDING = {}
 
 -- The annotations: class -> { fields = {name = true}, methods = {name = true},
 -- parent = class or nil }.
