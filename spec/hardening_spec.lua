@@ -55,33 +55,33 @@ describe("hardening", function()
       assert.are.equal(10000, require("anthropic.environments.pages").DEFAULT_MAX_PAGES)
     end)
 
-    it("keeps its memory bounded over 300 pages of new 256 KiB cursors", function()
+    it("keeps its memory bounded over 60 pages of new 256 KiB cursors", function()
       local pad = ("x"):rep(256 * 1024)
       server:script { { method = "GET", path = "/v1/environments", times = true, template = true,
         body = '{"data":[' .. ENV .. '],"next_page":"c{{n}}' .. pad .. '"}' } }
-      local n, at50, growth = 0, nil, nil
+      local n, at10, growth = 0, nil, nil
       collectgarbage()
       collectgarbage()
-      for item, err in new_client():each(nil, { max_pages = 300 }) do
+      for item, err in new_client():each(nil, { max_pages = 60 }) do
         if not item then
           assert.are.equal("pagination", err.kind)
-          assert.matches("more than max_pages (300)", err.message, 1, true)
+          assert.matches("more than max_pages (60)", err.message, 1, true)
           break
         end
         n = n + 1
-        if n == 50 or n == 300 then
+        if n == 10 or n == 60 then
           collectgarbage()
           collectgarbage()
           local kb = collectgarbage("count")
-          if n == 50 then at50 = kb else growth = kb - at50 end
+          if n == 10 then at10 = kb else growth = kb - at10 end
         end
       end
-      assert.are.equal(300, n)
-      assert.are.equal(300, #server:requests())
-      -- Each cursor kept as it came would be 250 pages * 256 KiB = 62.5 MiB.
-      assert.is_true(growth < 2048, string.format("grew by %.0f KiB over 250 pages", growth))
-      local last = server:requests()[300]
-      assert.are.equal(#("page=c299" .. pad), #last.query)
+      assert.are.equal(60, n)
+      assert.are.equal(60, #server:requests())
+      -- Each cursor kept as it came would be 50 pages * 256 KiB = 12.5 MiB.
+      assert.is_true(growth < 2048, string.format("grew by %.0f KiB over 50 pages", growth))
+      local last = server:requests()[60]
+      assert.are.equal(#("page=c59" .. pad), #last.query)
     end)
 
     it("still catches a cycle of long cursors A -> B -> A, and names the cursor shortly", function()

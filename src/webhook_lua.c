@@ -1,5 +1,8 @@
-/* The Lua binding of webhook verification (webhook.c, pure C): the
- * verdict only; the key never reaches Lua. */
+/* The Lua binding of what libcrypto does for the Lua layer: webhook
+ * verification (webhook.c, pure C: the verdict only; the key never reaches
+ * Lua), and SHA-256 (a fixed-size digest of a long string). */
+#include <openssl/evp.h>
+
 #include "binding.h"
 #include "webhook.h"
 
@@ -28,8 +31,22 @@ static int webhook_lua_verify(lua_State *L) {
     return 2;
 }
 
+/* core.sha256(s) -> the 32 bytes of s's SHA-256  or  nil (libcrypto
+ * failed: out of memory). */
+static int core_sha256(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (EVP_Digest(s, len, md, &md_len, EVP_sha256(), NULL) != 1) return 0;
+    lua_pushlstring(L, (const char *)md, md_len);
+    return 1;
+}
+
 int webhook_lua_open(lua_State *L) {
     lua_pushcfunction(L, webhook_lua_verify);
     lua_setfield(L, -2, "webhook_verify");
+    lua_pushcfunction(L, core_sha256);
+    lua_setfield(L, -2, "sha256");
     return 0;
 }

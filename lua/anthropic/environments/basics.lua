@@ -21,6 +21,8 @@ return {
   now = core.now,
   --- sleep(seconds): a real sleep, for hosts without an event loop.
   sleep = core.sleep,
+  --- sha256(s) -> the 32 bytes of s's SHA-256, or nil (out of memory).
+  sha256 = core.sha256,
   --- yieldable() -> whether the calling code could yield (nil: cannot tell).
   yieldable = core.yieldable,
 }

@@ -3,8 +3,9 @@
 -- going round in a cycle) or more pages than max_pages ends the iteration
 -- with false, err (kind "pagination"), so a broken or hostile server cannot
 -- keep a caller looping. The cursors seen are kept in a bounded size each
--- (a long one by its digest), so huge new cursors do not grow the iterator.
+-- (a long one by its SHA-256), so huge new cursors do not grow the iterator.
 local errors = require "anthropic.environments.errors"
+local sha256 = require("anthropic.environments.basics").sha256
 
 local format, byte = string.format, string.byte
 
@@ -66,7 +67,8 @@ function M.each(fetch, cursor, max_pages)
       if items and not cursor then break end
       if cursor ~= nil then
         local set, key = seen, cursor
-        if #cursor > short then set, key = seen_long, digest(cursor) end
+        -- (SHA-256 in C; the Lua digest only if libcrypto failed)
+        if #cursor > short then set, key = seen_long, sha256(cursor) or digest(cursor) end
         if set[key] then
           return stop(format("the API gave page cursor %s again after %d pages: the listing would never end",
             shown(cursor), pages))
