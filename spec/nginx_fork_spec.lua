@@ -14,20 +14,7 @@ local KEY = "sk-nginx-fork-test"
 local WORKERS = 4
 local IDS = { "env_011CZkZ9X2dpNyB7HsEFoRfW", "env_selfhosted01", "env_unrestricted01" }
 
-local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes @WORKERS@;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path @PREFIX@/body;
-    proxy_temp_path @PREFIX@/proxy;
-    fastcgi_temp_path @PREFIX@/fastcgi;
-    uwsgi_temp_path @PREFIX@/uwsgi;
-    scgi_temp_path @PREFIX@/scgi;
-    lua_package_path "@ROOT@/lua/?.lua;;";
-    lua_package_cpath "@ROOT@/build/jit/?.so;;";
+local CONF = nginx.conf { workers = "@WORKERS@", http = [[
     init_by_lua_block {
         local environments = require "anthropic.environments"
         client = environments.new { base_url = "@API@", api_key = "@KEY@", transport = "curl",
@@ -44,8 +31,7 @@ http {
             }
         }
     }
-}
-]]
+]] }
 
 local missing = nginx.missing()
 

@@ -14,21 +14,7 @@ if not hosts.ONCE then return end
 
 local missing = nginx.missing()
 
-local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 1;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    default_type application/json;
-    client_body_temp_path @PREFIX@/body;
-    proxy_temp_path @PREFIX@/proxy;
-    fastcgi_temp_path @PREFIX@/fastcgi;
-    uwsgi_temp_path @PREFIX@/uwsgi;
-    scgi_temp_path @PREFIX@/scgi;
-    lua_package_path "@ROOT@/lua/?.lua;@ROOT@/?.lua;;";
-    lua_package_cpath "@ROOT@/build/jit/?.so;;";
+local CONF = nginx.conf { connections = 4096, http = [[
     lua_ssl_trusted_certificate @CA@;
     lua_ssl_verify_depth 2;
     server {
@@ -42,8 +28,7 @@ http {
             content_by_lua_block { require("spec.support.nginx_runner").content() }
         }
     }
-}
-]]
+]] }
 
 local function urlencode(s)
   return (s:gsub("[^%w%-_.~]", function(c) return string.format("%%%02X", c:byte()) end))

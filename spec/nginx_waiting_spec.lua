@@ -17,21 +17,7 @@ if not hosts.ONCE then return end
 local EXAMPLE_ID, KEY = cosocket.EXAMPLE_ID, cosocket.KEY
 local urlencode = cosocket.urlencode
 
-local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 1;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    default_type application/json;
-    client_body_temp_path @PREFIX@/body;
-    proxy_temp_path @PREFIX@/proxy;
-    fastcgi_temp_path @PREFIX@/fastcgi;
-    uwsgi_temp_path @PREFIX@/uwsgi;
-    scgi_temp_path @PREFIX@/scgi;
-    lua_package_path "@ROOT@/lua/?.lua;@ROOT@/?.lua;;";
-    lua_package_cpath "@ROOT@/build/jit/?.so;;";
+local CONF = nginx.conf { http = [[
     init_by_lua_block {
         local environments = require "anthropic.environments"
         require("spec.support.nginx_runner").init_client =
@@ -47,8 +33,7 @@ http {
         # An API answer from nginx itself, for calls by the thousand.
         location /v1/ { return 200 '{"id":"@ID@","type":"environment"}'; }
     }
-}
-]]
+]] }
 
 describe("waiting on calls inside nginx", function()
   local missing = nginx.missing()

@@ -19,21 +19,7 @@ M.EXAMPLE_ID = "env_011CZkZ9X2dpNyB7HsEFoRfW"
 M.KEY = "sk-cosocket-test"
 local EXAMPLE_ID, KEY = M.EXAMPLE_ID, M.KEY
 
-local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 1;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    default_type application/json;
-    client_body_temp_path @PREFIX@/body;
-    proxy_temp_path @PREFIX@/proxy;
-    fastcgi_temp_path @PREFIX@/fastcgi;
-    uwsgi_temp_path @PREFIX@/uwsgi;
-    scgi_temp_path @PREFIX@/scgi;
-    lua_package_path "@ROOT@/lua/?.lua;@ROOT@/?.lua;;";
-    lua_package_cpath "@ROOT@/build/jit/?.so;;";
+local CONF = nginx.conf { http = [[
     init_by_lua_block {
         local environments = require "anthropic.environments"
         require("spec.support.nginx_runner").init_client =
@@ -56,8 +42,7 @@ http {
             return 200 "$out";
         }
     }
-}
-]]
+]] }
 
 function M.urlencode(s)
   return (s:gsub("[^%w%-_.~]", function(c) return string.format("%%%02X", c:byte()) end))

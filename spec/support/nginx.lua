@@ -58,6 +58,34 @@ local function alive(pid)
   return st ~= nil and st ~= "Z" and st ~= "X"
 end
 
+--- nginx.conf{ http = text [, workers = n or "@WORKERS@"] [, connections = n] }
+-- -> the config of a test nginx: the Lua module loaded by absolute path,
+-- `workers` worker processes (1), access log off, JSON by default, every
+-- temp path under the prefix, this checkout's lua/ (and the repository
+-- root, for spec.support modules) and build/jit/ on the package paths,
+-- then `http` inside the http block. @PREFIX@ and @ROOT@ are left for
+-- nginx.start and the caller to fill.
+function M.conf(opts)
+  return table.concat {
+    "load_module /usr/lib/nginx/modules/ndk_http_module.so;\n",
+    "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;\n",
+    "worker_processes ", tostring(opts.workers or 1), ";\n",
+    "events { worker_connections ", tostring(opts.connections or 1024), "; }\n",
+    "http {\n",
+    "    access_log off;\n",
+    "    default_type application/json;\n",
+    "    client_body_temp_path @PREFIX@/body;\n",
+    "    proxy_temp_path @PREFIX@/proxy;\n",
+    "    fastcgi_temp_path @PREFIX@/fastcgi;\n",
+    "    uwsgi_temp_path @PREFIX@/uwsgi;\n",
+    "    scgi_temp_path @PREFIX@/scgi;\n",
+    '    lua_package_path "@ROOT@/lua/?.lua;@ROOT@/?.lua;;";\n',
+    '    lua_package_cpath "@ROOT@/build/jit/?.so;;";\n',
+    opts.http,
+    "}\n",
+  }
+end
+
 local Server = {}
 Server.__index = Server
 
