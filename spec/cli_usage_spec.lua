@@ -19,11 +19,9 @@ describe("the command-line tool's usage", function()
   teardown(function() server:stop() end)
   before_each(function() server:reset() end)
 
-  local function run(args, opts)
-    opts = opts or {}
-    opts.env = opts.env or ("ANTHROPIC_API_KEY=" .. KEY .. " ANTHROPIC_BASE_URL=" .. server.url)
-    return cli.run(args, opts)
-  end
+  -- Runs the tool (spec/support/cli.lua); opts.env, a string of
+  -- NAME=value words, replaces the default key and base URL.
+  local function run(args, opts) return cli.runner(server, KEY)(args, opts) end
 
   local function only_request() return server:only_request() end
 

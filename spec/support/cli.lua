@@ -65,4 +65,15 @@ function M.on_terminal(args, opts)
   return (terminal:gsub("rc=%d+%s*$", "")), stdout, code
 end
 
+--- cli.runner(server, key) -> run(args [, opts]): cli.run with the fake's
+-- URL and the key in the environment (opts.env, a string of NAME=value
+-- words, replaces both).
+function M.runner(server, key)
+  return function(args, opts)
+    opts = opts or {}
+    opts.env = opts.env or ("ANTHROPIC_API_KEY=" .. key .. " ANTHROPIC_BASE_URL=" .. server.url)
+    return M.run(args, opts)
+  end
+end
+
 return M
