@@ -185,14 +185,14 @@ end
 function Call:wait(timeout)
   if self.done then return true, self.value, self.err end
   local deadline = timeout and clock.now() + timeout
-  local waiter = wait.new()
+  local waiter   -- made when a wait needs one (wait.one)
   while true do
     -- Wait on the network first: poll() would only find the request just
     -- sent still pending.
     local p = private[self]
     local request = p and p.request
     if request then
-      waiter:one(request, p.transport, deadline and max(deadline - clock.now(), 0))
+      waiter = wait.one(waiter, request, p.transport, deadline and max(deadline - clock.now(), 0))
     end
     local done, value, err = self:poll()
     if done then return true, value, err end
@@ -205,9 +205,9 @@ function Call:wait(timeout)
       local secs = deadline and retry_at - now or self.retry_delay
       local limit = deadline and deadline - now or math.huge
       if secs > limit then
-        waiter:sleep(limit, p.sleep)
+        wait.sleep(limit, p.sleep)
       else
-        waiter:sleep(secs, p.sleep)
+        wait.sleep(secs, p.sleep)
         -- (a cancel meanwhile, from another coroutine, cleared it)
         if self.retry_at then self.retry_at = now end
       end

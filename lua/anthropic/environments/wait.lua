@@ -81,20 +81,32 @@ function Waiter:any(requests, transports, limit)
   end
 end
 
---- waiter:one(request, transport, limit): waiter:any for one request,
--- with nothing to allocate where the transport blocks or wakes its waiters.
-function Waiter:one(request, transport, limit)
-  if transport.wait_any then return transport:run(request, limit) end
+--- wait.one(waiter, request, transport, limit) -> waiter: waiter:any for
+-- one request, where waiter may be nil until a wait needs one (a polled
+-- transport: libcurl inside nginx). A blocking libcurl call, or one over
+-- cosockets, allocates nothing. Give the waiter it returns to the next.
+function M.one(waiter, request, transport, limit)
+  if transport.wait_any then
+    transport:run(request, limit)
+    return waiter
+  end
   local yield = runtime.ngx_sleep()
-  if yield then return poll(self, { request }, { transport }, limit, yield) end
+  if yield then
+    waiter = waiter or M.new()
+    poll(waiter, { request }, { transport }, limit, yield)
+    return waiter
+  end
   transport:run(request, limit and max(limit, 0) or M.BLOCK_MAX)
+  return waiter
 end
 
---- waiter:sleep(secs, sleep): nothing is on the network; sleep is the
--- caller's sleep function.
-function Waiter.sleep(_, secs, sleep)
+
+--- wait.sleep(secs, sleep), or waiter:sleep(secs, sleep): nothing is on
+-- the network; sleep is the caller's sleep function.
+function M.sleep(secs, sleep)
   if secs > 0 then sleep(secs) end
 end
+function Waiter.sleep(_, secs, sleep) M.sleep(secs, sleep) end
 
 --- wait.drive(transports, wait) -> the requests in flight on the array of
 -- transports, after doing the work that is ready and waiting up to `wait`
