@@ -13,7 +13,7 @@ WARN    := -Wall -Wextra
 SRC_PURE := src/buffer.c src/transport.c src/webhook.c src/http_response.c
 SRC     := src/core.c src/binding.c src/client_lua.c src/headers_lua.c src/json_lua.c src/json_bridge.c \
            src/webhook_lua.c src/http_response_lua.c src/clock_lua.c $(SRC_PURE)
-HDR     := src/compat.h src/binding.h src/headers_lua.h src/buffer.h src/transport.h src/json_bridge.h \
+HDR     := src/compat.h src/binding.h src/headers_lua.h src/buffer.h src/answer_limits.h src/transport.h src/json_bridge.h \
            src/webhook.h src/http_response.h lua/anthropic/environments/version.lua
 # One version for the Lua layer and the core: version.lua's.
 VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/anthropic/environments/version.lua)
@@ -79,7 +79,7 @@ build/fuzz/fuzz_webhook: fuzz/fuzz_webhook.c src/webhook.c src/webhook.h
 
 # The bounded HTTP/1.x answer parser of the cosocket transport on its own:
 # pure C, no Lua, no libcurl.
-build/fuzz/fuzz_http_response: fuzz/fuzz_http_response.c src/http_response.c src/http_response.h src/buffer.c src/buffer.h
+build/fuzz/fuzz_http_response: fuzz/fuzz_http_response.c src/http_response.c src/http_response.h src/answer_limits.h src/buffer.c src/buffer.h
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) \
 	  -o $@ fuzz/fuzz_http_response.c src/http_response.c src/buffer.c

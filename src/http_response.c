@@ -37,7 +37,7 @@ static hr_status_t too_large(http_response_t *r) {
 
 static hr_status_t headers_too_large(http_response_t *r) {
     char message[sizeof r->message];
-    snprintf(message, sizeof message, "response headers over %lu bytes", (unsigned long)r->limits.max_head);
+    snprintf(message, sizeof message, LIMITS_HEAD_TOO_LARGE, (unsigned long)r->limits.max_head);
     return fail(r, HR_TOO_LARGE, message);
 }
 

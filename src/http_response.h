@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "buffer.h"
+#include "answer_limits.h"
 
 typedef enum {
     HR_MORE = 0,          /* needs more bytes */
@@ -56,9 +57,9 @@ typedef struct {
 
 /* Limits of the answers of the cosocket transport. */
 #define HR_DEFAULT_MAX_LINE (64 * 1024)
-/* As the libcurl transport (TRANSPORT_HEADER_BLOCK_MAX): a head over it
- * is HR_TOO_LARGE, "response headers over 65536 bytes". */
-#define HR_DEFAULT_MAX_HEAD (64 * 1024)
+/* As the libcurl transport (answer_limits.h): a head over it is HR_TOO_LARGE,
+ * "response headers over 65536 bytes". */
+#define HR_DEFAULT_MAX_HEAD LIMITS_HEAD_MAX
 
 void http_response_init(http_response_t *r, const hr_limits_t *limits);
 /* Frees the buffers; the parser may be initialised again. */

@@ -742,8 +742,7 @@ transport_status_t transfer_outcome(const transfer_t *x, long *status,
      * out of memory: while reading headers, that is what it means. */
     if (x->headers_too_large ||
         (x->result == CURLE_OUT_OF_MEMORY && x->in_headers && !x->out_of_memory)) {
-        snprintf(message, message_size, "response headers over %lu bytes",
-                 (unsigned long)TRANSPORT_HEADER_BLOCK_MAX);
+        snprintf(message, message_size, LIMITS_HEAD_TOO_LARGE, (unsigned long)TRANSPORT_HEADER_BLOCK_MAX);
         return TRANSPORT_TOO_LARGE;
     }
     if (x->body_too_large || x->result == CURLE_FILESIZE_EXCEEDED) {

@@ -22,11 +22,12 @@
 #include <curl/curl.h>
 
 #include "buffer.h"
+#include "answer_limits.h"
 
 /* The most a response's header block (every header line of the final
  * answer) may hold; a larger one ends the transfer as TRANSPORT_TOO_LARGE.
  * libcurl bounds single lines itself (100 KiB), not their total. */
-#define TRANSPORT_HEADER_BLOCK_MAX (64 * 1024)
+#define TRANSPORT_HEADER_BLOCK_MAX LIMITS_HEAD_MAX
 
 /* The longest wait, in milliseconds, that the transport honours: any
  * longer one (math.huge included) is clamped to it. Fits poll()'s int. */
