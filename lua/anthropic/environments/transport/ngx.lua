@@ -22,7 +22,7 @@ local common = require "anthropic.environments.transport.common"
 
 local ngx = ngx   -- luacheck: ignore ngx
 local setmetatable, pairs, pcall, type, tostring = setmetatable, pairs, pcall, type, tostring
-local min, max, floor, huge = math.min, math.max, math.floor, math.huge
+local min = math.min
 -- nginx's cached clock (updated at each turn of its event loop, as its
 -- own timers use it): cheaper than a clock_gettime per socket operation.
 local now = ngx.now
@@ -34,8 +34,8 @@ local semaphore = require "ngx.semaphore"
 local M = { name = "ngx" }
 
 local READ_SIZE = 65536                 -- most bytes asked of one receive
-local FOREVER = 86400                   -- seconds of one wait "without" a limit
-local MAX_MS = 2147483647               -- the longest timeout nginx takes
+local FOREVER = wire.FOREVER            -- seconds of one wait "without" a limit
+local budget, failure, trust_name = wire.budget, wire.failure, wire.trust_name
 
 -- TLS sessions to resume, per URL pool and trust (not per credentials),
 -- for every transport of the worker.
@@ -46,40 +46,6 @@ Request.__index = Request
 
 local Transport = {}
 Transport.__index = Transport
-
--- Milliseconds for the next socket operation: at most `limit` seconds (nil:
--- none), and no later than the attempt's deadline; 1 when it has passed
--- (nginx takes 0 as "its default"), so the operation times out at once.
-local function budget(req, limit)
-  local left = limit or huge
-  if req.deadline then left = min(left, req.deadline - now()) end
-  if left == huge then return FOREVER * 1000 end
-  -- nginx takes at most 2^31 - 1 ms (about 24.8 days), as libcurl does.
-  return min(max(floor(left * 1000 + 0.5), 1), MAX_MS)
-end
-
--- The attempt's error for a socket operation's failure. `what` names the
--- stage: "connect", "handshake", "send" or "receive".
-local function failure(req, what, err)
-  local t = req.transport
-  local elapsed = floor((now() - req.started) * 1000 + 0.5)
-  if err == "timeout" then
-    if req.deadline and now() >= req.deadline - 0.001 then
-      return "timeout", common.timed_out(elapsed, req.received)
-    end
-    if what == "connect" or what == "handshake" then
-      return "timeout", common.connect_timed_out(elapsed)
-    end
-    return "timeout", common.stalled(t.config.stall_timeout)
-  end
-  -- nginx's verification failures: OpenSSL's "<code>: <reason>" (untrusted,
-  -- expired...) or "certificate host mismatch": no retry can fix them.
-  if what == "handshake" and type(err) == "string" and (err:find("^%d+: ")
-      or err:find("certificate verify failed", 1, true) or err:find("certificate host mismatch", 1, true)) then
-    req.reason = "tls_certificate"
-  end
-  return "connection", wire.explain(what, err, req.url)
-end
 
 -- Every coroutine's own semaphore, for its waits (a coroutine waits in
 -- one place at a time): coroutine -> semaphore.
@@ -245,18 +211,6 @@ function Transport:pool_for(pool)
   return options
 end
 
--- The trust a TLS connection was verified with, as far as Lua can see it:
--- nginx does not tell which lua_ssl_trusted_certificate and
--- lua_ssl_verify_depth apply where, so a location whose trust differs
--- from the http block's names it in $anthropic_environments_trust
--- (docs/openresty.md). Sessions and kept-alive connections are only
--- resumed under the same name. ngx.var is not readable in timers: those
--- run with the http block's trust, named "".
-local function read_trust() return ngx.var.anthropic_environments_trust end
-local function trust_name()
-  local ok, name = pcall(read_trust)
-  return ok and name or ""
-end
 
 -- Runs a request's exchange on a light thread of its own, a child of the
 -- running coroutine (which alone may reap it).

@@ -1,12 +1,22 @@
 -- anthropic.environments.transport.ngx_wire: what the cosocket transport
 -- (transport/ngx.lua) writes and how it names its failures: the URL taken
--- apart, the HTTP/1.1 request as bytes, and the connection errors nginx
--- gives, with the directive to add when nginx's configuration is the cause.
-local tonumber, tostring, setmetatable, concat, format, ipairs =
-      tonumber, tostring, setmetatable, table.concat, string.format, ipairs
-local ngx = ngx   -- luacheck: ignore ngx
+-- apart, the HTTP/1.1 request as bytes, the credentials' fingerprint and
+-- the trust that key its pool, each socket operation's time budget, and
+-- the errors nginx gives, with the directive to add when nginx's
+-- configuration is the cause.
+local common = require "anthropic.environments.transport.common"
 
-local M = {}
+local tonumber, tostring, setmetatable, concat, format, ipairs, pcall, type =
+      tonumber, tostring, setmetatable, table.concat, string.format, ipairs, pcall, type
+local min, max, floor, huge = math.min, math.max, math.floor, math.huge
+local ngx = ngx   -- luacheck: ignore ngx
+-- nginx's cached clock (see transport/ngx.lua)
+local now = ngx and ngx.now
+
+local FOREVER = 86400                   -- seconds of one wait "without" a limit
+local MAX_MS = 2147483647               -- the longest timeout nginx takes
+
+local M = { FOREVER = FOREVER }
 
 local DEFAULT_PORT = { http = 80, https = 443 }
 
@@ -132,6 +142,53 @@ function M.explain(stage, err, u)
     return format("sending the request to %s failed: %s", where, err)
   end
   return format("receiving the answer from %s failed: %s", where, err)
+end
+
+-- Milliseconds for the next socket operation: at most `limit` seconds (nil:
+-- none), and no later than the attempt's deadline; 1 when it has passed
+-- (nginx takes 0 as "its default"), so the operation times out at once.
+function M.budget(req, limit)
+  local left = limit or huge
+  if req.deadline then left = min(left, req.deadline - now()) end
+  if left == huge then return FOREVER * 1000 end
+  -- nginx takes at most 2^31 - 1 ms (about 24.8 days), as libcurl does.
+  return min(max(floor(left * 1000 + 0.5), 1), MAX_MS)
+end
+
+-- The attempt's error for a socket operation's failure. `what` names the
+-- stage: "connect", "handshake", "send" or "receive".
+function M.failure(req, what, err)
+  local t = req.transport
+  local elapsed = floor((now() - req.started) * 1000 + 0.5)
+  if err == "timeout" then
+    if req.deadline and now() >= req.deadline - 0.001 then
+      return "timeout", common.timed_out(elapsed, req.received)
+    end
+    if what == "connect" or what == "handshake" then
+      return "timeout", common.connect_timed_out(elapsed)
+    end
+    return "timeout", common.stalled(t.config.stall_timeout)
+  end
+  -- nginx's verification failures: OpenSSL's "<code>: <reason>" (untrusted,
+  -- expired...) or "certificate host mismatch": no retry can fix them.
+  if what == "handshake" and type(err) == "string" and (err:find("^%d+: ")
+      or err:find("certificate verify failed", 1, true) or err:find("certificate host mismatch", 1, true)) then
+    req.reason = "tls_certificate"
+  end
+  return "connection", M.explain(what, err, req.url)
+end
+
+-- The trust a TLS connection was verified with, as far as Lua can see it:
+-- nginx does not tell which lua_ssl_trusted_certificate and
+-- lua_ssl_verify_depth apply where, so a location whose trust differs
+-- from the http block's names it in $anthropic_environments_trust
+-- (docs/openresty.md). Sessions and kept-alive connections are only
+-- resumed under the same name. ngx.var is not readable in timers: those
+-- run with the http block's trust, named "".
+local function read_trust() return ngx.var.anthropic_environments_trust end
+function M.trust_name()
+  local ok, name = pcall(read_trust)
+  return ok and name or ""
 end
 
 return M
