@@ -97,7 +97,7 @@ local function start_attempt(call, p)
   -- writes nothing more: its state table keeps its size).
   if p.started and not p.first_started then p.first_started = p.started end
   p.started = clock.now()
-  local request, failure = p.transport:start(call.method, call.url, p.send or p.lines, p.body, p.timeout, p.blocking)
+  local request, failure = p.transport:start(call.method, call.url, p.send or p.lines, p.body, p.timeout)
   if request then
     p.request = request
     return

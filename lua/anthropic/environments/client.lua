@@ -100,6 +100,7 @@ function M.new(opts, user_agent)
   private[self] = {
     mode = transport.mode(opts.transport, config),
     config = config,
+    transports = {},   -- those made so far (transport.pick)
     sleep = opts.sleep or runtime.sleep,
     logger = logger,
     headers = headers.client {
@@ -194,14 +195,6 @@ function Client:has_credentials()
   return headers.has_credentials(private[self].headers)
 end
 
--- The client's transports that exist, as an array.
-local function transports(state)
-  local list = {}
-  if state.curl then list[#list + 1] = state.curl end
-  if state.ngx then list[#list + 1] = state.ngx end
-  return list
-end
-
 --- client:drive([wait]) -> number of requests still in flight.
 -- Does the network work that is ready for every call of this client,
 -- waiting up to `wait` seconds (default 0: never blocks) for some, as
@@ -212,7 +205,7 @@ function Client:drive(wait)
   if wait ~= nil and (type(wait) ~= "number" or not (wait >= 0)) then
     argerror("drive", "wait must be a non-negative number of seconds")
   end
-  return waiting.drive(transports(private[self]), wait)
+  return waiting.drive(private[self].transports, wait)
 end
 
 --- client:fds() -> sockets, timeout
@@ -234,7 +227,7 @@ function Client:close()
   local state = private[self]
   if state then
     state.closed = true
-    for _, t in ipairs(transports(state)) do t:close() end
+    for _, t in ipairs(state.transports) do t:close() end
   end
 end
 

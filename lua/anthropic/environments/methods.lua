@@ -36,7 +36,7 @@ local function blocking(def)
   return function(self, ...)
     check_client(name, self)
     local method, path, body, opts = build(self, name, ...)
-    local c = self:_start(name, method, path, body, opts, interpret, true)
+    local c = self:_start(name, method, path, body, opts, interpret)
     local _, value, err = c:wait()
     if err == nil and opts.with_response then return value, nil, c:response() end
     return value, err

@@ -7,35 +7,18 @@
 local errors = require "anthropic.environments.errors"
 local sha256 = require("anthropic.environments.basics").sha256
 
-local format, byte = string.format, string.byte
+local format = string.format
 
 local M = {
   DEFAULT_MAX_PAGES = 10000,
   SHORT_CURSOR = 256,   -- bytes: cursors up to this long are kept as they are
 }
 
--- Two polynomial hashes modulo primes below 2^31, of every byte, with
--- bases 31 and 37: each step keeps them exact in a double (2^31 * 37^4 <
--- 2^53) and in 5.3's integers.
-local P1, P2 = 2147483647, 2147483629
-
---- pages.digest(s) -> a short string standing for s: its length and two
--- 31-bit hashes of all its bytes. Two different cursors of one listing
--- share it with a probability of about 2^-62 per pair.
+--- pages.digest(s) -> a fixed-size string standing for s: its SHA-256
+-- (libcrypto, in the core), or s itself in the one case libcrypto fails
+-- (out of memory).
 function M.digest(s)
-  local n, h1, h2 = #s, 0, 0
-  local i = 1
-  while i + 3 <= n do
-    local a, b, c, d = byte(s, i, i + 3)
-    h1 = ((((h1 * 31 + a) * 31 + b) * 31 + c) * 31 + d) % P1
-    h2 = ((((h2 * 37 + a) * 37 + b) * 37 + c) * 37 + d) % P2
-    i = i + 4
-  end
-  for j = i, n do
-    local a = byte(s, j)
-    h1, h2 = (h1 * 31 + a) % P1, (h2 * 37 + a) % P2
-  end
-  return format("%d:%d:%d", n, h1, h2)
+  return sha256(s) or s
 end
 local digest = M.digest
 
@@ -67,8 +50,7 @@ function M.each(fetch, cursor, max_pages)
       if items and not cursor then break end
       if cursor ~= nil then
         local set, key = seen, cursor
-        -- (SHA-256 in C; the Lua digest only if libcrypto failed)
-        if #cursor > short then set, key = seen_long, sha256(cursor) or digest(cursor) end
+        if #cursor > short then set, key = seen_long, digest(cursor) end
         if set[key] then
           return stop(format("the API gave page cursor %s again after %d pages: the listing would never end",
             shown(cursor), pages))

@@ -10,8 +10,6 @@
 --                               transports when a call first needs it
 --                               (transport.pick), never before.
 --   req = t:start(method, url, header_lines, body_or_nil, timeout_seconds)
---                               (a 6th argument, once a "blocking" hint, is
---                               ignored by both transports)
 --   req:done()                  -> true once the attempt has ended
 --   req:result(decode, lazy)    -> status, headers, body [, value, decode_err]
 --                                  or nil, failure (see below)
@@ -28,6 +26,7 @@
 --                               -> the number of requests in flight
 --   t:run(req, wait)            drives until req is done or wait passes
 --                               (nil: no limit, for a transport with wait_any)
+--                               -> true once req is done
 --   t:fds()                     -> sockets to watch, seconds to the next timer
 --   t:close()                   ends every request in flight as cancelled
 --   t:wait_any(requests, wait)  (optional) yields until one of the array of
@@ -120,7 +119,7 @@ end
 --- transport.pick(state, where) -> the transport for a call starting now,
 -- and its name. state: a client's private state (mode, from
 -- transport.mode; config; curl and ngx, its transports, each made here when
--- a call first needs it). Cosockets where the phase allows them, else
+-- a call first needs it, and transports, the array of those made). Cosockets where the phase allows them, else
 -- libcurl; a forced "ngx" raises there.
 function M.pick(state, where)
   if state.mode ~= "curl" then
@@ -130,6 +129,7 @@ function M.pick(state, where)
       if not t then
         t = M.new("ngx", state.config)
         state.ngx = t
+        state.transports[#state.transports + 1] = t
       end
       return t, "ngx"
     end
@@ -146,6 +146,7 @@ function M.pick(state, where)
   if not t then
     t = M.new("curl", state.config)
     state.curl = t
+    state.transports[#state.transports + 1] = t
   end
   return t, "curl"
 end

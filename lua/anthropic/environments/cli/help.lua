@@ -137,37 +137,10 @@ function M.command(name, spec)
   return table.concat(out)
 end
 
--- Where a module's file is on a search path (package.searchpath is not in
--- Lua 5.1).
-local function search(name, path)
-  if package.searchpath then return package.searchpath(name, path) end
-  local file = name:gsub("%.", "/")
-  for template in path:gmatch("[^;]+") do
-    local candidate = template:gsub("%?", file)
-    local f = io.open(candidate, "r")
-    if f then
-      f:close()
-      return candidate
-    end
-  end
-end
-
 --- help.version() -> the library's version, read without loading the
--- library (whose C core may not be built yet). The one place the CLI reads
--- it: when lua/anthropic/environments/version.lua exists, it is read from
--- there instead of from the literal in environments.lua.
+-- library (whose C core may not be built yet): version.lua holds it alone.
 function M.version()
-  local ok, v = pcall(require, "anthropic.environments.version")
-  if ok then return type(v) == "table" and v.VERSION or tostring(v) end
-  local file = search("anthropic.environments", package.path)
-  local f = file and io.open(file, "r")
-  if f then
-    local text = f:read("*a")
-    f:close()
-    local version = text:match('\nlocal VERSION = "([^"]+)"')
-    if version then return version end
-  end
-  return require("anthropic.environments").VERSION
+  return require "anthropic.environments.version"
 end
 
 return M

@@ -178,7 +178,7 @@ local function exchange_tries(req)
   end
 end
 
--- The exchange of one request: on its light thread, or in run().
+-- The exchange of one request, on its light thread.
 local function exchange(req)
   local ok, err = pcall(exchange_tries, req)
   if not ok then finish(req, nil, nil, nil, "connection", "the cosocket transport failed: " .. tostring(err), 0) end
@@ -245,8 +245,8 @@ local function parse(self, url)
 end
 
 --- t:start(method, url, header_lines, body, timeout) -> request, its
--- exchange running at once on a light thread (the hint `blocking` is not
--- used: a thread of its own is what lets another light thread cancel it).
+-- exchange running at once on a light thread (a thread of its own is what
+-- lets another light thread cancel it).
 function Transport:start(method, url, lines, body, timeout)
   if self.closed then return nil, { kind = "cancelled", message = common.CLOSED } end
   reap()
@@ -295,12 +295,13 @@ function Request:cancel()
   if sock then pcall(sock.close, sock) end
 end
 
--- Waits until one of the array `requests` has ended or `wait` seconds (nil:
--- no limit) have passed. Each waiting coroutine registers its own
--- semaphore with every request it waits on, and a request's end posts all
--- of them: any number of light threads, of any nginx request, may wait on
--- the same requests, and nothing polls.
-local function wait_for(requests, wait)
+-- Waits until one of the array `requests` (or the one request `one`, with
+-- no array to make) has ended or `wait` seconds (nil: no limit) have
+-- passed. Each waiting coroutine registers its own semaphore with every
+-- request it waits on, and a request's end posts all of them: any number of
+-- light threads, of any nginx request, may wait on the same requests, and
+-- nothing polls.
+local function wait_for(requests, wait, one)
   reap()
   local co = coroutine_running()
   local sema = semaphores[co]
@@ -310,9 +311,10 @@ local function wait_for(requests, wait)
   else
     while sema:count() > 0 do sema:wait(0) end   -- posts left from earlier waits
   end
-  local n = #requests
+  local total = one and 1 or #requests
+  local n = total
   for i = 1, n do
-    local req = requests[i]
+    local req = one or requests[i]
     if req.finished then n = i - 1 break end
     local waiters = req.waiters
     if not waiters then
@@ -322,9 +324,9 @@ local function wait_for(requests, wait)
     waiters[sema] = true
   end
   -- The semaphore counts whole milliseconds; 0 would not wait at all.
-  if n == #requests and (wait == nil or wait >= 0.001) then sema:wait(min(wait or FOREVER, FOREVER)) end
+  if n == total and (wait == nil or wait >= 0.001) then sema:wait(min(wait or FOREVER, FOREVER)) end
   for i = 1, n do
-    local waiters = requests[i].waiters
+    local waiters = (one or requests[i]).waiters
     if waiters then waiters[sema] = nil end
   end
   reap()
@@ -343,10 +345,11 @@ function Transport:count()
   return n
 end
 
---- t:run(req, wait) -> requests in flight, after req is done or wait passed.
-function Transport:run(req, wait)
-  if not req.finished and (wait == nil or wait > 0) then wait_for({ req }, wait) end
-  return self:count()
+--- t:run(req, wait) -> true once req is done: waits (yielding to nginx)
+-- until it is, or until wait seconds have passed.
+function Transport.run(_, req, wait)
+  if not req.finished and (wait == nil or wait > 0) then wait_for(nil, wait, req) end
+  return req.finished
 end
 
 --- t:drive(wait) -> requests in flight. The threads move by themselves;
